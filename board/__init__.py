@@ -1,0 +1,1 @@
+"""The board: hardware abstraction (``hal``), Linux backends, the simulated board and board profiles."""

@@ -1,0 +1,137 @@
+"""The ``centralita`` command: ``run``, ``check-config`` and ``console``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+from collections.abc import Coroutine, Sequence
+from pathlib import Path
+from typing import Any
+
+from firmware import __version__
+
+EXIT_CONFIG = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="centralita",
+        description="centralita: telephony gateway and small PBX (FXS/FXO/E1, SIP, IAX2, Asterisk dialplan)",
+    )
+    parser.add_argument("--version", action="version", version=f"centralita {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the gateway in the foreground")
+    _config_options(run)
+    run.add_argument("--control", metavar="PATH", help="unix socket of the console (control.socket)")
+    run.add_argument("--console", metavar="DEVICE", help="serve the console on a UART or pty (console.device)")
+    run.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="log.level")
+
+    check = sub.add_parser("check-config", help="validate a configuration and its dialplan; exit 0 or 2")
+    check.add_argument("file", nargs="?", type=Path, help="TOML file (default: the embedded default)")
+    check.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a key, e.g. --set sip.port=5070 (repeatable)")
+
+    console = sub.add_parser("console", help="talk to a running gateway")
+    _config_options(console)
+    console.add_argument("--control", metavar="PATH", help="unix socket of the running gateway")
+    console.add_argument("-c", "--command", help="run one command, print its output and exit")
+    return parser
+
+
+def _config_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, metavar="FILE", help="TOML file (default: the embedded default)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a key, e.g. --set sip.port=5070 (repeatable)")
+
+
+def _load(path: Path | None, overrides: Sequence[str]) -> Any:
+    from firmware.boards import load_profile
+    from firmware.config import ConfigError, load_config
+
+    try:
+        config = load_config(path, overrides)
+        board = load_profile(config.board.profile)
+    except ConfigError as exc:
+        for issue in exc.issues:
+            print(issue, file=sys.stderr)
+        return None
+    return config, board
+
+
+def _run_loop(main: Coroutine[Any, Any, int]) -> int:
+    if os.environ.get("CENTRALITA_LOOP", "") != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            pass
+        else:
+            return int(uvloop.run(main))
+    return asyncio.run(main)
+
+
+def cmd_run(args: argparse.Namespace, started_at: float) -> int:
+    overrides = list(args.overrides)
+    if args.control:
+        overrides.append(f"control.socket={_toml_string(args.control)}")
+    if args.console:
+        overrides.append(f"console.device={_toml_string(args.console)}")
+    if args.log_level:
+        overrides.append(f"log.level={args.log_level}")
+    loaded = _load(args.config, overrides)
+    if loaded is None:
+        return EXIT_CONFIG
+    config, board = loaded
+    from firmware import logsetup
+    from firmware.app import Gateway
+
+    logsetup.configure(config.log.level, config.log.format)
+    interactive = sys.stdin.isatty() and not config.console.device
+    gateway = Gateway(config, board, started_at=started_at, console_on_stdin=interactive)
+    return _run_loop(gateway.run())
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    from firmware.config import DEFAULT_CONFIG
+
+    loaded = _load(args.file, args.overrides)
+    if loaded is None:
+        return EXIT_CONFIG
+    print(f"{args.file or DEFAULT_CONFIG}: configuration OK")
+    return 0
+
+
+def cmd_console(args: argparse.Namespace) -> int:
+    from firmware.control_client import run_console
+
+    if args.control:
+        return run_console(Path(args.control), args.command, "centralita*CLI> ")
+    loaded = _load(args.config, args.overrides)
+    if loaded is None:
+        return EXIT_CONFIG
+    config, _board = loaded
+    from firmware.config import control_socket_path
+
+    return run_console(control_socket_path(config), args.command, f"{config.system.name}*CLI> ")
+
+
+def _toml_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``centralita`` console script."""
+    started_at = time.monotonic()
+    args = _parser().parse_args(argv)
+    if args.command == "run":
+        return cmd_run(args, started_at)
+    if args.command == "check-config":
+        return cmd_check_config(args)
+    return cmd_console(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

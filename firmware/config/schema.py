@@ -1,0 +1,165 @@
+"""The configuration schema: one frozen dataclass per TOML table.
+
+Why dataclasses and not msgspec or pydantic: the schema is small, start-up time and memory on a Pi
+matter more than decoding speed, dataclasses are in the standard library (nothing to build on the
+board), and none of those libraries knows TOML line numbers anyway -- errors must say ``FILE:LINE``,
+which ``firmware.config.typed`` does from the field types.  See docs/configuration.md.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from firmware.config.typed import setting
+
+NAME_PATTERN = r"[A-Za-z0-9_.+-]+"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SystemConfig:
+    """[system]: identity and where state lives."""
+
+    name: str = setting("centralita", doc="name shown in the banner and the console prompt")
+    data_dir: Path | None = setting(
+        None, doc="SQLite databases, registrations, CDRs, voicemail; created if missing. Default: "
+        "$STATE_DIRECTORY, else /var/lib/centralita as root, else ~/.local/state/centralita")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LogConfig:
+    """[log]: what is logged and how it looks."""
+
+    level: Literal["debug", "info", "warning", "error"] = setting("info", doc="minimum level logged")
+    format: Literal["auto", "text", "journald"] = setting(
+        "auto", doc="journald: syslog priority prefixes, no timestamps; auto: journald when stderr is "
+        "the journal, text otherwise")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ControlConfig:
+    """[control]: the console's unix socket."""
+
+    socket: Path | None = setting(None, doc="unix socket of the console; default <data_dir>/control.sock")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConsoleConfig:
+    """[console]: a console on a serial port (UART) or pty."""
+
+    device: str = setting("", doc="serial device for the console, e.g. /dev/ttyAMA0; empty: none")
+    baud: int = setting(115200, min=1200, max=4_000_000, doc="serial speed in bit/s")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BoardConfig:
+    """[board]: which hardware (or simulation) this is."""
+
+    profile: str = setting("sim-2fxs-2fxo", doc="a profile name from board/profiles, or a path to one")
+
+    def check(self) -> list[tuple[tuple[str | int, ...], str]]:
+        from firmware.boards import available_profiles, profile_path
+
+        if profile_path(self.profile) is None:
+            known = ", ".join(available_profiles()) or "none"
+            return [(("profile",), f"board.profile: no board profile '{self.profile}' (available: {known})")]
+        return []
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SipUser:
+    """[[sip.users]]: a phone that registers here."""
+
+    name: str = setting(doc="user name (the extension)", pattern=NAME_PATTERN)
+    secret: str = setting(doc="digest password")
+    context: str = setting("internal", doc="dialplan context for calls from this phone", pattern=NAME_PATTERN)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SipTrunk:
+    """[[sip.trunks]]: a provider or another PBX."""
+
+    name: str = setting(doc="trunk name, used as Dial(SIP/name/number)", pattern=NAME_PATTERN)
+    servers: list[str] = setting(doc="host[:port] of each server, tried in order")
+    context: str = setting("from-trunk", doc="dialplan context for inbound calls", pattern=NAME_PATTERN)
+
+    def check(self) -> list[tuple[tuple[str | int, ...], str]]:
+        if not self.servers:
+            return [(("servers",), f"sip trunk '{self.name}': servers must list at least one server")]
+        return []
+
+
+def _bind_address_problem(value: str) -> str | None:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return f"{value!r} is not an IPv4 or IPv6 address"
+    return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SipConfig:
+    """[sip]: the SIP listener, its users and trunks."""
+
+    bind: str = setting("0.0.0.0", doc="local address for UDP and TCP")
+    port: int = setting(5060, min=1, max=65535, doc="UDP and TCP port")
+    users: list[SipUser] = setting(default_factory=list)
+    trunks: list[SipTrunk] = setting(default_factory=list)
+
+    def check(self) -> list[tuple[tuple[str | int, ...], str]]:
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        bind_problem = _bind_address_problem(self.bind)
+        if bind_problem:
+            problems.append((("bind",), f"sip.bind: {bind_problem}"))
+        groups: tuple[tuple[str, Sequence[SipUser | SipTrunk]], ...] = (
+            ("users", self.users), ("trunks", self.trunks))
+        for what, entries in groups:
+            seen: set[str] = set()
+            for i, entry in enumerate(entries):
+                if entry.name in seen:
+                    problems.append(((what, i, "name"), f"sip.{what}: duplicate name '{entry.name}'"))
+                seen.add(entry.name)
+        return problems
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RtpConfig:
+    """[rtp]: the UDP port range for media."""
+
+    port_min: int = setting(10000, min=1024, max=65534)
+    port_max: int = setting(20000, min=1025, max=65535)
+
+    def check(self) -> list[tuple[tuple[str | int, ...], str]]:
+        if self.port_min >= self.port_max:
+            return [(("port_max",), f"rtp.port_max ({self.port_max}) must be above rtp.port_min "
+                                    f"({self.port_min})")]
+        return []
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DialplanConfig:
+    """[dialplan]: the extensions.conf file."""
+
+    file: Path = setting(Path("extensions.conf"), doc="extensions.conf, relative to this TOML file")
+
+    def check(self) -> list[tuple[tuple[str | int, ...], str]]:
+        if not self.file.is_file():
+            return [(("file",), f"dialplan.file: no such file {self.file}")]
+        return []
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Config:
+    """The whole configuration file."""
+
+    system: SystemConfig = setting(default_factory=SystemConfig)
+    log: LogConfig = setting(default_factory=LogConfig)
+    control: ControlConfig = setting(default_factory=ControlConfig)
+    console: ConsoleConfig = setting(default_factory=ConsoleConfig)
+    board: BoardConfig = setting(default_factory=BoardConfig)
+    sip: SipConfig = setting(default_factory=SipConfig)
+    rtp: RtpConfig = setting(default_factory=RtpConfig)
+    dialplan: DialplanConfig = setting(default_factory=DialplanConfig)

@@ -1,0 +1,1 @@
+"""Operator tools that run off the board."""

@@ -1,0 +1,1 @@
+"""Release bundles and flashing of boards (A/B slots, health check, rollback)."""
