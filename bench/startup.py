@@ -195,7 +195,8 @@ def main() -> int:
     print(f"  ratio centralita/kamailio: ready x{ready / k_ready:.2f}, memory (PSS) x{pss / k_pss:.2f}")
     met = ready <= 1.0 and rss <= 40.0
     print(f"  targets {'met' if met else 'NOT met'}")
-    return 0 if met else 1
+    # A smoke run checks that the benchmark works, not the figures (CI machines are shared).
+    return 0 if met or args.smoke else 1
 
 
 if __name__ == "__main__":

@@ -129,3 +129,12 @@ class GatewayProcess:
                 self.stop(signal.SIGKILL, timeout=5)
         self.notify.close()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def wait_for_path(path: Path, timeout: float = 15.0) -> None:
+    """Wait until ``path`` exists (a socket the gateway creates when it is up)."""
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{path} did not appear within {timeout} s")
+        time.sleep(0.02)

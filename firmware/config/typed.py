@@ -195,6 +195,8 @@ class Builder:
         name = dotted(path)
         if origin in (Union, types.UnionType):
             args = [a for a in get_args(tp) if a is not type(None)]
+            if value == "" and len(args) < len(get_args(tp)):
+                return None  # an empty string for an optional setting means "use the default"
             return self.convert(args[0], value, path, meta)
         if origin is Literal:
             choices = get_args(tp)

@@ -187,3 +187,36 @@ def test_unreadable_file() -> None:
     result = run_centralita("check-config", "/nonexistent/centralita.toml")
     assert result.returncode == 2
     assert result.stderr.startswith("/nonexistent/centralita.toml: cannot read: No such file or directory")
+
+
+# -- property: no document makes the loader fail other than with located ConfigErrors ------------------
+
+import tomli_w  # noqa: E402
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_NAMES = ["system", "log", "control", "console", "board", "sip", "rtp", "dialplan", "users", "trunks", "name",
+          "secret", "context", "servers", "port", "bind", "port_min", "port_max", "file", "level", "format",
+          "profile", "device", "baud", "data_dir", "socket", "sipp", "x"]
+_SCALARS = st.one_of(st.integers(-70000, 70000), st.booleans(), st.sampled_from(["", "1001", "0.0.0.0", "info"]),
+                     st.floats(allow_nan=False, allow_infinity=False))
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda children: st.one_of(st.lists(children, max_size=3),
+                               st.dictionaries(st.sampled_from(_NAMES), children, max_size=4)),
+    max_leaves=15,
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.dictionaries(st.sampled_from(_NAMES), _VALUES, max_size=6))
+def test_arbitrary_documents_give_a_config_or_located_errors(tmp_path: Path, document: dict[str, object]) -> None:
+    (tmp_path / "extensions.conf").write_text("")
+    path = tmp_path / "fuzz.toml"
+    path.write_text(tomli_w.dumps(document))
+    try:
+        load_config(path)
+    except ConfigError as exc:
+        assert exc.issues
+        for issue in exc.issues:
+            assert issue.source == str(path) and issue.line is not None, str(issue)

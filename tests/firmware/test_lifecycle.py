@@ -147,3 +147,69 @@ def test_console_without_a_gateway_says_so() -> None:
     assert result.returncode == 1
     assert result.stderr.strip() == (f"centralita console: cannot connect to {path}: "
                                      "No such file or directory (is centralita running?)")
+
+
+def test_console_on_the_terminal_when_stdin_is_a_tty() -> None:
+    import os
+    import select
+    import subprocess
+    import time
+
+    from tests.support import REPO, centralita_command
+
+    master, slave = os.openpty()
+    data_dir = short_tempdir() / "data"
+    process = subprocess.Popen(
+        centralita_command("run", "--set", f'system.data_dir="{data_dir}"'),
+        stdin=slave, stdout=slave, stderr=subprocess.PIPE, cwd=REPO, text=True,
+    )
+    os.close(slave)
+
+    def read_until(marker: bytes, timeout: float = 15.0) -> bytes:
+        seen = b""
+        deadline = time.monotonic() + timeout
+        while marker not in seen and time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.1)
+            if ready:
+                seen += os.read(master, 4096)
+        assert marker in seen, seen
+        return seen
+
+    try:
+        read_until(b"centralita*CLI> ")
+        os.write(master, b"core show version\n")
+        assert re.search(rb"centralita \d+\.\d+\.\d+ on Linux", read_until(b"event loop"))
+        os.write(master, b"core stop now\n")
+        read_until(b"Shutting down now")
+        assert process.wait(timeout=15) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        os.close(master)
+
+
+def test_journald_format_when_stderr_is_the_journal(tmp_path_factory: object) -> None:
+    import os
+    import subprocess
+
+    from tests.support import REPO, centralita_command
+
+    workdir = short_tempdir()
+    stderr_path = workdir / "stderr"
+    with stderr_path.open("w") as stderr:
+        st = os.fstat(stderr.fileno())
+        env = {**os.environ, "JOURNAL_STREAM": f"{st.st_dev}:{st.st_ino}"}
+        process = subprocess.Popen(
+            centralita_command("run", "--set", f'system.data_dir="{workdir / "data"}"'),
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr, env=env, cwd=REPO,
+        )
+        control = workdir / "data" / "control.sock"
+        from tests.support import wait_for_path
+
+        wait_for_path(control)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+    lines = stderr_path.read_text().splitlines()
+    assert "<6>system: shutdown complete" in lines
+    assert all(re.match(r"<[0-7]>\w+: ", line) for line in lines), lines
