@@ -195,6 +195,8 @@ class Channel:
         self.direction = direction
         self.caller = caller or CallerId()
         self.connected = CallerId()
+        self.ani = ""
+        self.rdnis = ""
         self.dnid = exten
         self.context = context
         self.exten = exten

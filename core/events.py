@@ -75,6 +75,51 @@ class ChannelsUnbridged(Event):
     channel: str
 
 
+@dataclass(frozen=True, slots=True)
+class NewExtension(Event):
+    """A channel starts executing a dialplan application (what CDR ``lastapp``/``lastdata`` record)."""
+
+    channel: str
+    uniqueid: str
+    context: str
+    exten: str
+    priority: int
+    application: str
+    data: str
+
+
+@dataclass(frozen=True, slots=True)
+class DialBegin(Event):
+    """``Dial`` created an outbound leg ``destination`` for ``channel`` and is calling it."""
+
+    channel: str
+    uniqueid: str
+    destination: str
+    destination_uniqueid: str
+    dialstring: str
+
+
+@dataclass(frozen=True, slots=True)
+class DialEnd(Event):
+    """A dial attempt ended: ``dialstatus`` as Asterisk's DIALSTATUS (ANSWER, BUSY, NOANSWER, ...)."""
+
+    channel: str
+    uniqueid: str
+    destination: str
+    destination_uniqueid: str
+    dialstatus: str
+
+
+@dataclass(frozen=True, slots=True)
+class UserEvent(Event):
+    """``UserEvent(name,key: value,...)`` from the dialplan."""
+
+    channel: str
+    uniqueid: str
+    name: str
+    fields: tuple[tuple[str, str], ...]
+
+
 EventCallback = Callable[[Event], None]
 
 

@@ -1,0 +1,1 @@
+"""The Asterisk-compatible dialplan: extensions.conf parsing, matching, substitution, expressions, execution."""
