@@ -60,3 +60,26 @@ class CallerId:
         else:
             name = (match.group("bare") or "").strip()
         return cls(number=match.group("number").strip(), name=name)
+
+
+def shrink_phone_number(number: str) -> str:
+    """``ast_shrink_phone_number``: drop ``( )``, blanks, non-trailing ``.``, and ``-`` outside ``[]``."""
+    out: list[str] = []
+    bracketed = 0
+    last = len(number) - 1
+    for i, char in enumerate(number):
+        if char == "[":
+            bracketed += 1
+            out.append(char)
+        elif char == "]":
+            bracketed -= 1
+            out.append(char)
+        elif char == "-":
+            if bracketed:
+                out.append(char)
+        elif char == ".":
+            if i == last:
+                out.append(char)
+        elif char not in "( )":
+            out.append(char)
+    return "".join(out)

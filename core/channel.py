@@ -14,6 +14,7 @@ import asyncio
 import enum
 import logging
 from abc import ABC, abstractmethod
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
@@ -168,6 +169,10 @@ class ChannelDriver(ABC):
         """State of the device behind ``resource`` for hints and ChanIsAvail."""
         return DeviceState.UNKNOWN
 
+    async def transfer(self, channel: Channel, destination: str) -> bool:
+        """Ask the far end to call ``destination`` instead (SIP REFER); False when unsupported."""
+        return False
+
 
 class Channel:
     """One call leg.  Created by a driver through :meth:`core.pbx.Pbx.new_channel`."""
@@ -214,7 +219,8 @@ class Channel:
         self.created_at = clock()
         self.answered_at: float | None = None
         self.hungup_at: float | None = None
-        self._events: asyncio.Queue[ChannelEvent] = asyncio.Queue()
+        self._events: deque[ChannelEvent] = deque()
+        self._ready = asyncio.Event()
         self._gone = asyncio.Event()
         self._on_gone: list[Callable[[Channel], None]] = []
 
@@ -305,16 +311,35 @@ class Channel:
     async def next_event(self, timeout: float | None = None) -> ChannelEvent | None:
         """The next thing the far end did, or None after ``timeout`` seconds without one.
 
-        After the leg is gone this returns :class:`HungUp` at once (and keeps doing so).
+        After the leg is gone this returns :class:`HungUp` at once (and keeps doing so).  Safe to cancel:
+        an event is only taken from the queue when it is returned.
         """
-        if not self._events.empty():
-            return self._events.get_nowait()
-        if self.hangup_cause is not None:
-            return HungUp(self.hangup_cause)
-        try:
-            return await asyncio.wait_for(self._events.get(), timeout)
-        except asyncio.TimeoutError:
-            return None
+        if not self._events:
+            if self.hangup_cause is not None:
+                return HungUp(self.hangup_cause)
+            try:
+                await asyncio.wait_for(self._ready.wait(), timeout)
+            except asyncio.TimeoutError:
+                return None
+        return self.poll_event()
+
+    def poll_event(self) -> ChannelEvent | None:
+        """The next queued event without waiting (None when there is none)."""
+        if not self._events:
+            return HungUp(self.hangup_cause) if self.hangup_cause is not None else None
+        event = self._events.popleft()
+        if not self._events:
+            self._ready.clear()
+        return event
+
+    def has_event(self) -> bool:
+        """True when :meth:`poll_event` would return something."""
+        return bool(self._events) or self.hangup_cause is not None
+
+    async def wait_event_ready(self) -> None:
+        """Return once an event is queued (without taking it): for waiting on several legs at once."""
+        if not self.has_event():
+            await self._ready.wait()
 
     async def wait_hungup(self) -> HangupCause:
         """Wait until the leg is gone and return its cause."""
@@ -332,14 +357,18 @@ class Channel:
         if isinstance(event, Answered):
             self.remote_answered()
             return
-        self._events.put_nowait(event)
+        self._push(event)
+
+    def _push(self, event: ChannelEvent) -> None:
+        self._events.append(event)
+        self._ready.set()
 
     def remote_answered(self) -> None:
         """The far end answered an outbound leg."""
         if self.is_hungup or self._state is ChannelState.UP:
             return
         self.set_state(ChannelState.UP)
-        self._events.put_nowait(Answered())
+        self._push(Answered())
 
     def remote_hungup(self, cause: HangupCause) -> None:
         """The far end cleared the leg."""
@@ -350,7 +379,7 @@ class Channel:
 
     def _finish(self, cause: HangupCause) -> None:
         # Whoever is waiting on the leg (a dialplan application, a bridge) learns at once.
-        self._events.put_nowait(HungUp(cause))
+        self._push(HungUp(cause))
         self.hungup_at = self._clock()
         self.set_state(ChannelState.DOWN)
         self._bus.publish(ChannelHungUp(self.name, self.uniqueid, cause))

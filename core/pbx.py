@@ -82,11 +82,12 @@ class Pbx:
         context: str = "default",
         exten: str = "s",
         state: ChannelState = ChannelState.DOWN,
+        name: str | None = None,
     ) -> Channel:
-        """Create and register a channel named ``TECH/resource-<sequence>``."""
+        """Create and register a channel named ``TECH/resource-<sequence>`` (or ``name``)."""
         sequence = next(self._sequence)
         channel = Channel(
-            name=f"{driver.technology}/{resource}-{sequence:08x}",
+            name=name or f"{driver.technology}/{resource}-{sequence:08x}",
             uniqueid=f"{int(self._wallclock())}.{sequence}",
             driver=driver,
             resource=resource,
@@ -104,6 +105,10 @@ class Pbx:
             ChannelCreated(channel.name, channel.uniqueid, state, channel.caller, context, exten)
         )
         return channel
+
+    def next_sequence(self) -> int:
+        """A fresh number for names that a driver composes itself (``Local/...-0000001a;1``)."""
+        return next(self._sequence)
 
     def _forget(self, channel: Channel) -> None:
         self._channels.pop(channel.name, None)

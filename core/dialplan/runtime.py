@@ -66,7 +66,7 @@ class GosubFrame:
     return_priority: int
     saved: dict[str, str | None] = field(default_factory=dict)
     arg_count: int = 0
-    in_macro: bool = False
+    special: bool = False  # run by the system (Dial's U option): Return ends that run
 
     def localize(self, variables: MutableMapping[str, str], name: str) -> None:
         """Remember ``name``'s current value (once) so that ``Return`` restores it."""

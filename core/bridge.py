@@ -1,0 +1,71 @@
+"""Bridges: legs joined so that they hear each other, until one leaves.
+
+The signalling half lives here: digits and call-progress indications (hold, flash, ...) cross from one
+leg to the other, a hang-up on either side ends the bridge, and a time limit (Dial's ``L``) can end it.
+Audio is the media engine's business (issue "Media engine"): RTP relay or TDM mixing hooks in here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from dataclasses import dataclass
+
+from core.causes import HangupCause
+from core.channel import Channel, DigitReceived, HungUp, Indication, IndicationReceived
+from core.events import ChannelsBridged, ChannelsUnbridged, EventBus
+
+log = logging.getLogger("centralita.bridge")
+
+_bridge_ids = itertools.count(1)
+
+# What one leg signals and the other should learn (Answer/Ring belong to call set-up, not to a bridge).
+_RELAYED = frozenset({Indication.HOLD, Indication.UNHOLD, Indication.FLASH, Indication.SRCUPDATE,
+                      Indication.WINK})
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeResult:
+    """Why a bridge ended: the leg that left first (None when the time limit ended it) and its cause."""
+
+    left: Channel | None
+    cause: HangupCause
+    limit_reached: bool = False
+
+
+class Bridge:
+    """Two legs joined until one hangs up or the limit expires."""
+
+    def __init__(self, bus: EventBus, first: Channel, second: Channel) -> None:
+        self.id = f"bridge-{next(_bridge_ids):08x}"
+        self.bus = bus
+        self.legs = (first, second)
+
+    async def run(self, *, limit_s: float | None = None) -> BridgeResult:
+        """Relay between the legs until one of them hangs up or ``limit_s`` seconds pass."""
+        first, second = self.legs
+        self.bus.publish(ChannelsBridged(self.id, (first.name, second.name)))
+        relays = [asyncio.ensure_future(self._relay(first, second)),
+                  asyncio.ensure_future(self._relay(second, first))]
+        try:
+            done, _pending = await asyncio.wait(relays, timeout=limit_s, return_when=asyncio.FIRST_COMPLETED)
+            if not done:
+                return BridgeResult(None, HangupCause.NORMAL_CLEARING, limit_reached=True)
+            return next(iter(done)).result()
+        finally:
+            for relay in relays:
+                relay.cancel()
+            await asyncio.gather(*relays, return_exceptions=True)
+            for leg in self.legs:
+                self.bus.publish(ChannelsUnbridged(self.id, leg.name))
+
+    async def _relay(self, source: Channel, sink: Channel) -> BridgeResult:
+        while True:
+            event = await source.next_event()
+            if isinstance(event, HungUp):
+                return BridgeResult(source, event.cause)
+            if isinstance(event, DigitReceived):
+                await sink.send_digit(event.digit, event.duration_ms)
+            elif isinstance(event, IndicationReceived) and event.indication in _RELAYED:
+                await sink.indicate(event.indication)

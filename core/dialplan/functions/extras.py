@@ -1,0 +1,60 @@
+"""Per-channel attributes that dialplan functions read and write but :class:`core.channel.Channel` lacks.
+
+``CHANNEL(musicclass)``, ``CHANNEL(amaflags)``, ``CALLERID(tag)`` and friends need somewhere to live.
+Until ``Channel`` grows these fields they are kept here, keyed weakly by the channel so they vanish
+with it.  Defaults are Asterisk's for a new channel (``amaflags`` is ``ast_default_amaflags``,
+DOCUMENTATION = 3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from weakref import WeakKeyDictionary
+
+from core.dialplan.args import scan_int_value
+
+if TYPE_CHECKING:
+    from core.channel import Channel
+
+AMA_FLAGS = {"DEFAULT": 3, "OMIT": 1, "BILLING": 2, "DOCUMENTATION": 3}
+"""``ast_channel_string2amaflag``: names of the AMA flags (anything else is 0, NONE)."""
+
+AMA_NAMES = {1: "OMIT", 2: "BILLING", 3: "DOCUMENTATION"}
+"""``ast_channel_amaflags2string`` (any other value is ``Unknown``)."""
+
+
+@dataclass(slots=True)
+class ChannelExtras:
+    """The extra per-channel state (see the module docstring)."""
+
+    musicclass: str = ""
+    parkinglot: str = ""
+    userfield: str = ""
+    hangupsource: str = ""
+    peeraccount: str = ""
+    tenantid: str = ""
+    amaflags: int = 3
+    caller_tag: str = ""
+    ani2: int = 0
+    presentation: int | None = None
+    max_forwards: int = 20  # main/max_forwards.c DEFAULT_MAX_FORWARDS
+
+
+_extras: WeakKeyDictionary[Channel, ChannelExtras] = WeakKeyDictionary()
+
+
+def extras(channel: Channel) -> ChannelExtras:
+    """The extra state of ``channel`` (created with defaults on first use)."""
+    found = _extras.get(channel)
+    if found is None:
+        found = ChannelExtras()
+        _extras[channel] = found
+    return found
+
+
+def amaflag_from_string(value: str) -> int:
+    """``CHANNEL(amaflags)=`` / ``CDR(amaflags)=``: a number, or a flag name (case-insensitive), else 0."""
+    if "0" <= value[:1] <= "9":
+        return scan_int_value(value) or 0
+    return AMA_FLAGS.get(value.upper(), 0)
