@@ -23,6 +23,10 @@ class CliUsageError(Exception):
     """The arguments were wrong; the console prints the message (if any) and the command's usage."""
 
 
+class CliCommandFailed(Exception):
+    """The command ran but did not succeed; the console prints the message and reports a failure."""
+
+
 @dataclass(frozen=True, slots=True)
 class CliRequest:
     """One command invocation: the full line and the words after the command's own words."""
@@ -112,6 +116,8 @@ class CommandRegistry:
         except CliUsageError as exc:
             message = f"{exc}\n" if str(exc) else ""
             return CliResult(f"{message}{command.usage}", ok=False)
+        except CliCommandFailed as exc:
+            return CliResult(str(exc), ok=False)
         except Exception as exc:
             log.exception("console command %r failed", line)
             return CliResult(f"Command '{command.text}' failed: {exc}", ok=False)

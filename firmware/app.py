@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import cython_media
 from core.cli import CliRequest, CliUsageError, CommandRegistry
+from core.dialplan.loader import LoadResult
 from core.events import EventBus
 from core.pbx import Pbx
 from firmware import __version__
@@ -28,6 +29,7 @@ from firmware.console import ControlServer, TerminalConsole
 from firmware.logsetup import LEVELS, set_level
 from firmware.sdnotify import Notifier
 from firmware.services import Service, ServiceStartError, StateDirectory
+from firmware.telephony import Telephony
 
 log = logging.getLogger("centralita.system")
 
@@ -69,6 +71,7 @@ class Gateway:
 
     config: Config
     board: BoardProfile
+    dialplan: LoadResult
     started_at: float = field(default_factory=time.monotonic)
     console_on_stdin: bool = False
 
@@ -76,6 +79,7 @@ class Gateway:
         self.registry = CommandRegistry()
         self.bus = EventBus()
         self.pbx = Pbx(self.bus)
+        self.telephony = Telephony(self.config, self.bus, self.pbx, self.registry, self.dialplan)
         self.notifier = Notifier()
         self.services: list[Service] = []
         self.console: TerminalConsole | None = None
@@ -100,6 +104,7 @@ class Gateway:
             services.append(self.console)  # first, so that the operator sees the rest start
         services.append(StateDirectory(data_dir(config)))
         services.append(ControlServer(control_socket_path(config), self.registry))
+        services.extend(self.telephony.services())
         self.pbx.register_commands(self.registry)
         self._register_core_commands()
         return services

@@ -48,7 +48,7 @@ def _config_options(parser: argparse.ArgumentParser) -> None:
                         help="override a key, e.g. --set sip.port=5070 (repeatable)")
 
 
-def _load(path: Path | None, overrides: Sequence[str]) -> Any:
+def _load(path: Path | None, overrides: Sequence[str], *, dialplan: bool = True) -> Any:
     from firmware.boards import load_profile
     from firmware.config import ConfigError, load_config
 
@@ -59,7 +59,32 @@ def _load(path: Path | None, overrides: Sequence[str]) -> Any:
         for issue in exc.issues:
             print(issue, file=sys.stderr)
         return None
-    return config, board
+    if not dialplan:
+        return config, board, None
+    loaded = _load_dialplan(config)
+    if loaded is None:
+        return None
+    return config, board, loaded
+
+
+def _load_dialplan(config: Any) -> Any:
+    """Load and check the dialplan: errors (and Asterisk's load-time errors) stop start-up."""
+    from core.dialplan.config_parser import DialplanSyntaxError
+    from firmware.telephony import load_configured_dialplan
+
+    try:
+        result = load_configured_dialplan(config)
+    except DialplanSyntaxError as exc:
+        print(exc, file=sys.stderr)
+        return None
+    except OSError as exc:
+        print(f"{config.dialplan.file}: cannot read: {exc.strerror or exc}", file=sys.stderr)
+        return None
+    errors = [d for d in result.warnings if d.severity == "error"]
+    for diagnostic in result.warnings:
+        kind = "error" if diagnostic.severity == "error" else "warning"
+        print(f"{diagnostic.file}:{diagnostic.line}: {kind}: {diagnostic.message}", file=sys.stderr)
+    return None if errors else result
 
 
 def _run_loop(main: Coroutine[Any, Any, int]) -> int:
@@ -84,13 +109,13 @@ def cmd_run(args: argparse.Namespace, started_at: float) -> int:
     loaded = _load(args.config, overrides)
     if loaded is None:
         return EXIT_CONFIG
-    config, board = loaded
+    config, board, dialplan = loaded
     from firmware import logsetup
     from firmware.app import Gateway
 
     logsetup.configure(config.log.level, config.log.format)
     interactive = sys.stdin.isatty() and not config.console.device
-    gateway = Gateway(config, board, started_at=started_at, console_on_stdin=interactive)
+    gateway = Gateway(config, board, dialplan, started_at=started_at, console_on_stdin=interactive)
     return _run_loop(gateway.run())
 
 
@@ -100,7 +125,11 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     loaded = _load(args.file, args.overrides)
     if loaded is None:
         return EXIT_CONFIG
+    config, _board, result = loaded
+    plan = result.dialplan
     print(f"{args.file or DEFAULT_CONFIG}: configuration OK")
+    print(f"{config.dialplan.file}: dialplan OK ({len(plan.contexts)} contexts, {plan.extension_count} extensions, "
+          f"{plan.priority_count} priorities)")
     return 0
 
 
@@ -109,10 +138,10 @@ def cmd_console(args: argparse.Namespace) -> int:
 
     if args.control:
         return run_console(Path(args.control), args.command, "centralita*CLI> ")
-    loaded = _load(args.config, args.overrides)
+    loaded = _load(args.config, args.overrides, dialplan=False)
     if loaded is None:
         return EXIT_CONFIG
-    config, _board = loaded
+    config, _board, _dialplan = loaded
     from firmware.config import control_socket_path
 
     return run_console(control_socket_path(config), args.command, f"{config.system.name}*CLI> ")

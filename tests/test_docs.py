@@ -46,8 +46,10 @@ def test_every_core_console_command_is_documented() -> None:
     from firmware.app import Gateway
     from firmware.boards import load_profile
     from firmware.config import load_config
+    from firmware.telephony import load_configured_dialplan
 
-    gateway = Gateway(load_config(), load_profile("sim-2fxs-2fxo"))
+    config = load_config()
+    gateway = Gateway(config, load_profile("sim-2fxs-2fxo"), load_configured_dialplan(config))
     gateway._assemble()  # registers every subsystem's commands, starts nothing
     text = (DOCS / "console.md").read_text()
     missing = [c.text for c in gateway.registry.commands if f"`{c.text}" not in text]

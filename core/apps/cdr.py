@@ -3,28 +3,15 @@
 from __future__ import annotations
 
 import logging
-from typing import Protocol
 
 from core.dialplan.executor import CONTINUE, ApplicationRegistry, AppResult, CallContext
+from core.dialplan.runtime import CdrControl
 
 log = logging.getLogger("centralita.dialplan")
 
 
-class CdrControl(Protocol):
-    """What these applications need of the CDR engine."""
-
-    def fork(self, channel_name: str, options: str = "") -> None:
-        """``ForkCDR([options])``."""
-
-    def disable(self, channel_name: str) -> None:
-        """``NoCDR()``."""
-
-    def reset(self, channel_name: str, options: str = "") -> None:
-        """``ResetCDR([options])``."""
-
-
 def _engine(ctx: CallContext) -> CdrControl | None:
-    engine = getattr(ctx.executor, "cdr_engine", None)
+    engine = ctx.executor.cdr_engine
     if engine is None:
         log.debug("no CDR engine: %s has no call detail record", ctx.channel.name)
     return engine

@@ -25,7 +25,7 @@ from core.channel import (
     Indication,
     IndicationReceived,
 )
-from core.dialplan.args import parse_options, separate_args
+from core.dialplan.args import OptionError, parse_options, separate_args
 from core.dialplan.executor import CONTINUE, HANGUP, ApplicationRegistry, AppResult, CallContext
 from core.dialplan.substitute import inherit_variables
 from core.events import DialBegin, DialEnd
@@ -118,7 +118,12 @@ async def dial(ctx: CallContext, data: str) -> AppResult:
     flags: set[str] = set()
     option_args: dict[str, str] = {}
     if len(args) > 2 and args[2]:
-        flags, option_args = parse_options(DIAL_OPTIONS, args[2])
+        try:
+            flags, option_args = parse_options(DIAL_OPTIONS, args[2])
+        except OptionError:
+            log.warning("Dial: cannot parse options '%s' (missing ')'?)", args[2])
+            channel.variables["DIALSTATUS"] = "INVALIDARGS"
+            return HANGUP
         for letter in sorted(flags - IMPLEMENTED):
             log.debug("Dial option '%s' is accepted but has no effect here", letter)
     state = _DialState()
@@ -136,6 +141,7 @@ async def dial(ctx: CallContext, data: str) -> AppResult:
             state.counts.handle(exc.cause)
             continue
         leg.caller = channel.caller
+        leg.linkedid = channel.linkedid
         leg.accountcode = leg.accountcode or channel.accountcode
         inherit_variables(channel, leg)
         attempt = _Attempt(leg, destination)

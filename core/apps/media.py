@@ -12,7 +12,7 @@ import logging
 
 from core.apps import say
 from core.channel import DTMF_DIGITS, ChannelState, Indication
-from core.dialplan.args import parse_options, scan_int_value, separate_args
+from core.dialplan.args import OptionError, parse_options, scan_int_value, separate_args
 from core.dialplan.executor import CONTINUE, HANGUP, ApplicationRegistry, AppResult, CallContext
 from core.media import MediaUnavailable
 
@@ -90,8 +90,13 @@ async def read(ctx: CallContext, data: str) -> AppResult:
     max_digits = scan_int_value(args[2]) if len(args) > 2 and args[2] else 0
     if not max_digits or max_digits < 0 or max_digits > 255:
         max_digits = 255
-    flags, _ = parse_options({"s": False, "i": False, "n": False, "t": True, "e": False}, args[3]) \
-        if len(args) > 3 and args[3] else (set(), {})
+    try:
+        flags, _ = parse_options({"s": False, "i": False, "n": False, "t": True, "e": False}, args[3]) \
+            if len(args) > 3 and args[3] else (set(), {})
+    except OptionError:
+        log.warning("Read: cannot parse options '%s'", args[3])
+        channel.variables["READSTATUS"] = "ERROR"
+        return HANGUP
     attempts = scan_int_value(args[4]) if len(args) > 4 and args[4] else 1
     attempts = attempts if attempts and attempts > 0 else 1
     timeout = ctx.timeouts.digit

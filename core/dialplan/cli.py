@@ -8,6 +8,7 @@ surrounding single quotes is removed so that shells and scripts can pass leading
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import shlex
@@ -15,8 +16,8 @@ from collections.abc import Callable
 
 from core.callerid import CallerId
 from core.causes import HangupCause
-from core.channel import Channel, ChannelDriver, ChannelState, Direction
-from core.cli import CliRequest, CliUsageError, CommandRegistry
+from core.channel import Channel, ChannelDriver, ChannelState, ChannelUnavailable, Direction, HungUp
+from core.cli import CliCommandFailed, CliRequest, CliUsageError, CommandRegistry
 from core.dialplan.executor import CallContext, DialplanExecutor
 from core.dialplan.functions import all_functions, get_function
 from core.dialplan.loader import LoadResult
@@ -73,6 +74,7 @@ class DialplanCommands:
     def __init__(self, executor: DialplanExecutor, reload: Callable[[], LoadResult]) -> None:
         self.executor = executor
         self.reload = reload
+        self._jobs: set[asyncio.Future[HangupCause | None]] = set()
 
     def register(self, registry: CommandRegistry) -> None:
         """Add the commands to the console."""
@@ -84,6 +86,11 @@ class DialplanCommands:
         registry.register("dialplan eval", self._eval, "Substitute and evaluate text on a scratch channel",
                           "Usage: dialplan eval [--set VAR=VALUE ...] TEXT\n"
                           "       Prints TEXT after ${...}, $[...] and function substitution, on one line.")
+        registry.register("channel originate", self._originate, "Originate a call",
+                          "Usage: channel originate <tech/data> application <appname> [appdata]\n"
+                          "       channel originate <tech/data> extension [exten@][context]\n"
+                          "       Calls tech/data; when it answers, runs the application on it or sends it "
+                          "into the dialplan.")
         registry.register("core show applications", self._applications, "Shows registered dialplan applications",
                           "Usage: core show applications [like <text>]")
         registry.register("core show application", self._application, "Describe a specific dialplan application",
@@ -106,7 +113,7 @@ class DialplanCommands:
             result = self.reload()
         except Exception as exc:  # DialplanSyntaxError and I/O errors: keep the running plan
             log.error("dialplan reload failed: %s", exc)
-            return f"Dialplan reload failed, the running dialplan is unchanged:\n{exc}"
+            raise CliCommandFailed(f"Dialplan reload failed, the running dialplan is unchanged:\n{exc}") from None
         self.executor.load(result.dialplan)
         lines = [str(w) for w in result.warnings]
         lines.append("Dialplan reloaded.")
@@ -127,6 +134,58 @@ class DialplanCommands:
         context = CallContext(self.executor, channel)
         result = context.substitute(text)
         return result.replace("\r", "\\r").replace("\n", "\\n")
+
+    def _originate(self, request: CliRequest) -> str:
+        args = request.args
+        if len(args) < 2 or args[1].lower() not in ("application", "extension"):
+            raise CliUsageError()
+        destination, mode = args[0], args[1].lower()
+        if mode == "application":
+            if len(args) < 3:
+                raise CliUsageError()
+            if self.executor.applications.get(args[2]) is None:
+                return f"No such application '{args[2]}'"
+            job = self.originate(destination, application=args[2], data=" ".join(args[3:]))
+        else:
+            target = args[2] if len(args) > 2 else ""
+            exten, at, context = target.partition("@")
+            job = self.originate(destination, exten=exten or "s", context=(context if at else "") or "default")
+        task = asyncio.ensure_future(job)
+        self._jobs.add(task)
+        task.add_done_callback(self._jobs.discard)
+        return ""
+
+    async def originate(self, destination: str, *, application: str | None = None, data: str = "",
+                        exten: str = "s", context: str = "default", timeout: float = 30.0) -> HangupCause | None:
+        """Call ``destination``; when it answers run ``application`` on it, or ``exten@context``.
+
+        Returns the cause the call ended with (None if it never existed).
+        """
+        pbx = self.executor.pbx
+        try:
+            leg = await pbx.request(destination)
+            await leg.call(timeout=timeout)
+        except ChannelUnavailable as exc:
+            log.warning("Unable to request channel %s: %s", destination, exc)
+            return None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while leg.state is not ChannelState.UP:
+            event = await leg.next_event(max(0.0, deadline - loop.time()))
+            if event is None or isinstance(event, HungUp):
+                await leg.hangup(HangupCause.NO_ANSWER if event is None else event.cause)
+                return leg.hangup_cause
+        if application is not None:
+            app = self.executor.applications.get(application)
+            assert app is not None
+            context_ = CallContext(self.executor, leg)
+            context_._task = asyncio.current_task()
+            await self.executor.call_application(context_, app, context_.substitute(data))
+            await leg.hangup(context_.pending_cause or HangupCause.NORMAL_CLEARING)
+            return leg.hangup_cause
+        leg.context, leg.exten, leg.priority = context, exten, 1
+        await pbx.start_inbound(leg)
+        return leg.hangup_cause
 
     def _applications(self, request: CliRequest) -> str:
         like = _like(request)

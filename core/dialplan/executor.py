@@ -26,7 +26,7 @@ from core.channel import Channel, DigitReceived, HungUp
 from core.dialplan.args import scan_int_value
 from core.dialplan.lookup import DialplanIndex
 from core.dialplan.model import Dialplan
-from core.dialplan.runtime import AstDbAccess, CdrAccess, DialplanOptions, GosubFrame
+from core.dialplan.runtime import AstDbAccess, CdrAccess, CdrControl, DialplanOptions, GosubFrame
 from core.dialplan.substitute import substitute
 from core.events import EventBus, NewExtension
 from core.media import MediaEngine, MediaUnavailable, NoMediaEngine
@@ -41,6 +41,9 @@ AppResult = Union[int, str]
 
 CONTINUE = 0
 HANGUP = -1
+
+YIELD_EVERY = 32
+"""Priorities run back to back before the executor lets other calls have the event loop."""
 
 AppHandler = Callable[["CallContext", str], Awaitable[AppResult]]
 
@@ -103,7 +106,9 @@ class CallContext:
         self.macro_depth = 0
         self.exception: str | None = None
         self.in_hangup_handler = False
-        self._app_task: asyncio.Task[AppResult] | None = None
+        self._task: asyncio.Task[object] | None = None
+        self._in_app = False
+        self._interrupts = 0
         self._timer: asyncio.TimerHandle | None = None
 
     # -- EvalContext ----------------------------------------------------------------------------------
@@ -127,8 +132,8 @@ class CallContext:
 
     @property
     def cdr(self) -> CdrAccess | None:
-        lookup = self.executor.cdr_lookup
-        return lookup(self._channel.name) if lookup is not None else None
+        engine = self.executor.cdr_engine
+        return engine.current(self._channel.name) if engine is not None else None
 
     @property
     def astdb(self) -> AstDbAccess | None:
@@ -140,6 +145,12 @@ class CallContext:
 
     def wallclock(self) -> float:
         return self.executor.wallclock()
+
+    def interrupt(self) -> None:
+        """Stop the running application now (a redirect or timeout was set); the loop then acts on it."""
+        if self._in_app and self._task is not None and not self._task.done():
+            self._interrupts += 1
+            self._task.cancel()
 
     # -- helpers for applications ---------------------------------------------------------------------
 
@@ -268,8 +279,7 @@ class DialplanExecutor:
         applications: ApplicationRegistry,
         *,
         media: MediaEngine | None = None,
-        cdr_lookup: Callable[[str], CdrAccess | None] | None = None,
-        cdr_engine: object = None,
+        cdr_engine: CdrControl | None = None,
         astdb: AstDbAccess | None = None,
         options: DialplanOptions | None = None,
         wallclock: Callable[[], float] = time.time,
@@ -278,7 +288,6 @@ class DialplanExecutor:
         self.bus = bus
         self.applications = applications
         self.media: MediaEngine = media or NoMediaEngine()
-        self.cdr_lookup = cdr_lookup
         self.cdr_engine = cdr_engine
         self.astdb = astdb
         self.options = options or DialplanOptions()
@@ -306,6 +315,7 @@ class DialplanExecutor:
     async def run(self, channel: Channel) -> None:
         """``__ast_pbx_run``: execute ``channel`` from its position until the call ends, then ``h``."""
         ctx = CallContext(self, channel)
+        ctx._task = asyncio.current_task()
         self.contexts[channel.name] = ctx
         try:
             if self.index is None:
@@ -319,6 +329,8 @@ class DialplanExecutor:
             if ctx._timer is not None:
                 ctx._timer.cancel()
             await channel.hangup(ctx.pending_cause or HangupCause.NORMAL_CLEARING)
+            if self.cdr_engine is not None:
+                self.cdr_engine.hangup_logic_done(channel.name)
 
     def _resolve_start(self, ctx: CallContext) -> None:
         channel = ctx.channel
@@ -336,6 +348,7 @@ class DialplanExecutor:
         channel = ctx.channel
         self._resolve_start(ctx)
         autofallthrough = bool(getattr(self.index.dialplan if self.index else None, "autofallthrough", True))
+        steps = 0
         while True:
             found = False
             result: AppResult = CONTINUE
@@ -367,6 +380,9 @@ class DialplanExecutor:
                     error = True
                     break
                 channel.priority += 1
+                steps += 1
+                if steps % YIELD_EVERY == 0:
+                    await asyncio.sleep(0)  # a plan looping on instant applications must not starve the others
             if error:
                 return
             if found and result != CONTINUE:
@@ -559,14 +575,17 @@ class DialplanExecutor:
         return await self.call_application(ctx, app, data)
 
     async def call_application(self, ctx: CallContext, app: Application, data: str) -> AppResult:
-        """Run ``app`` as a task that redirects and absolute timeouts can interrupt."""
-        task = asyncio.ensure_future(app.handler(ctx, data))
-        outer = ctx._app_task
-        ctx._app_task = task
+        """Run ``app``; a redirect or an absolute timeout interrupts it (:meth:`CallContext.interrupt`)."""
+        outer = ctx._in_app
+        ctx._in_app = True
         try:
-            return await task
+            return await app.handler(ctx, data)
         except asyncio.CancelledError:
-            if task.cancelled() and (ctx.async_goto is not None or ctx.absolute_timeout_fired):
+            if ctx._interrupts:
+                ctx._interrupts -= 1
+                task = asyncio.current_task()
+                if task is not None and hasattr(task, "uncancel"):
+                    task.uncancel()
                 return HANGUP
             raise
         except MediaUnavailable as exc:
@@ -576,7 +595,7 @@ class DialplanExecutor:
             log.exception("%s failed on %s", app.name, ctx.channel.name)
             return HANGUP
         finally:
-            ctx._app_task = outer
+            ctx._in_app = outer
 
     # -- asynchronous control (console, AMI, Transfer) ------------------------------------------------
 
@@ -586,8 +605,7 @@ class DialplanExecutor:
         if ctx is None:
             return False
         ctx.async_goto = (context, exten, priority)
-        if ctx._app_task is not None and not ctx._app_task.done():
-            ctx._app_task.cancel()
+        ctx.interrupt()
         return True
 
     def set_absolute_timeout(self, ctx: CallContext, seconds: float) -> None:
@@ -603,7 +621,6 @@ class DialplanExecutor:
 
         def fire() -> None:
             ctx.absolute_timeout_fired = True
-            if ctx._app_task is not None and not ctx._app_task.done():
-                ctx._app_task.cancel()
+            ctx.interrupt()
 
         ctx._timer = loop.call_later(seconds, fire)

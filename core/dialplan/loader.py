@@ -236,6 +236,7 @@ class _Builder:
         self.index: dict[str, dict[_ExtKey, Extension]] = {}
         self.by_text: dict[str, dict[tuple[str, str | None], Extension]] = {}  # fast path: same spelling
         self.walk_cache: dict[str, list[Extension]] = {}
+        self.top_priority: dict[int, int] = {}  # id(extension) -> its highest priority, to append in O(1)
         self.registrar_files: dict[str, str] = {}
 
     def warn(self, var: ConfigVariable, message: str, severity: Literal["warning", "error"] = "warning") -> None:
@@ -454,8 +455,12 @@ class _Builder:
 
     def add_priority(self, con: Context, ext: Extension, item: Priority, name: str, var: ConfigVariable) -> bool:
         """``add_priority``: refuse a priority in use; drop a label another priority of the extension has."""
-        if item.label is None and item.number > max(ext.priorities):
+        top = self.top_priority.get(id(ext))
+        if top is None:
+            top = max(ext.priorities)
+        if item.label is None and item.number > top:
             ext.priorities[item.number] = item  # the usual case: the next step of the extension
+            self.top_priority[id(ext)] = item.number
             return True
         numbers = sorted(ext.priorities)
         repeated = False
@@ -477,6 +482,7 @@ class _Builder:
                       f"in use{' ' + where if where else ''}")
             return False
         ext.priorities[item.number] = item
+        self.top_priority[id(ext)] = max(top, item.number)
         if item.label is not None and item.label not in ext.labels:
             ext.labels[item.label] = item.number
         if item.number < numbers[0]:

@@ -53,6 +53,25 @@ class AstDbAccess(Protocol):
         """The keys directly under ``/family`` (``DB_KEYS``), sorted."""
 
 
+class CdrControl(Protocol):
+    """What the executor and the CDR applications need of the CDR engine (``core/cdr``)."""
+
+    def current(self, channel_name: str) -> CdrAccess | None:
+        """The channel's current record, for ``CDR()``."""
+
+    def fork(self, channel_name: str, options: str = "") -> None:
+        """``ForkCDR([options])``."""
+
+    def disable(self, channel_name: str) -> None:
+        """``NoCDR()``."""
+
+    def reset(self, channel_name: str, options: str = "") -> None:
+        """``ResetCDR([options])``."""
+
+    def hangup_logic_done(self, channel_name: str) -> None:
+        """The channel's dialplan (``h`` included) has finished: its records may be written."""
+
+
 @dataclass(slots=True)
 class GosubFrame:
     """One ``Gosub`` level: where to return, and the variables to restore on ``Return``.

@@ -141,14 +141,30 @@ class RtpConfig:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DialplanConfig:
-    """[dialplan]: the extensions.conf file."""
+    """[dialplan]: the extensions.conf file and the switches for dangerous features."""
 
     file: Path = setting(Path("extensions.conf"), doc="extensions.conf, relative to this TOML file")
+    allow_exec: bool = setting(False, doc="honour #exec lines (runs programs at load time, no shell)")
+    allow_system: bool = setting(False, doc="let System()/TrySystem() run programs (never through a shell)")
 
     def check(self) -> list[tuple[tuple[str | int, ...], str]]:
         if not self.file.is_file():
             return [(("file",), f"dialplan.file: no such file {self.file}")]
         return []
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CdrConfig:
+    """[cdr]: call detail records (Asterisk's cdr.conf [general] and its csv/sqlite backends)."""
+
+    enabled: bool = setting(True, doc="keep call detail records")
+    csv: bool = setting(True, doc="append to <data_dir>/cdr-csv/Master.csv")
+    sqlite: bool = setting(True, doc="insert into <data_dir>/cdr.sqlite (table cdr)")
+    unanswered: bool = setting(False, doc="also record calls that were never answered and dialled nobody")
+    congestion: bool = setting(False, doc="report congestion as CONGESTION instead of FAILED")
+    endbeforehexten: bool = setting(True, doc="end the record before the h extension runs")
+    initiatedseconds: bool = setting(False, doc="round billsec up from half a second")
+    usegmtime: bool = setting(False, doc="write times in UTC instead of local time")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -163,3 +179,4 @@ class Config:
     sip: SipConfig = setting(default_factory=SipConfig)
     rtp: RtpConfig = setting(default_factory=RtpConfig)
     dialplan: DialplanConfig = setting(default_factory=DialplanConfig)
+    cdr: CdrConfig = setting(default_factory=CdrConfig)

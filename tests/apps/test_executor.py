@@ -200,3 +200,47 @@ async def test_gotoif_condition_truth_follows_pbx_checkcondition(tmp_path: Path,
                                    " same => n(t),Hangup(16)\n same => n(f),Hangup(17)\n")
     channel = await system.run_call("100")
     assert (channel.hangup_cause is HangupCause.NORMAL_CLEARING) is taken
+
+
+async def test_absolute_timeout_goes_to_T(tmp_path: Path) -> None:
+    system = make_system(tmp_path, """
+[test]
+exten => 100,1,Answer()
+ same => n,Set(TIMEOUT(absolute)=0.05)
+ same => n,Set(LEFT=${TIMEOUT(absolute)})
+ same => n,Wait(5)
+ same => n,Set(NEVER=1)
+exten => T,1,Set(TIMED=${EXTEN})
+ same => n,Hangup()
+""")
+    channel = await system.run_call("100", timeout=2)
+    assert channel.variables["TIMED"] == "T" and "NEVER" not in channel.variables
+    assert 0 < float(channel.variables["LEFT"]) <= 0.05
+
+
+async def test_digit_and_response_timeouts_are_settable(tmp_path: Path) -> None:
+    system = make_system(tmp_path, """
+[test]
+exten => s,1,Set(TIMEOUT(response)=0.05)
+ same => n,Set(R=${TIMEOUT(response)}/${TIMEOUT(digit)})
+ same => n,WaitExten()
+exten => t,1,Hangup(18)
+""")
+    channel = await system.run_call("s")
+    assert channel.variables["R"] == "0.050/5.000"
+    assert channel.hangup_cause is HangupCause.NO_USER_RESPONSE
+
+
+async def test_a_priority_loop_does_not_starve_other_calls(tmp_path: Path) -> None:
+    system = make_system(tmp_path, """
+[test]
+exten => 100,1,Set(I=$[${I} + 1])
+ same => n,GotoIf($[${I} < 3000]?1)
+exten => 200,1,Set(GLOBAL(OTHER)=${EPOCH})
+""")
+    looping = system.phones.call_in("100", variables={"I": "0"})
+    other = await system.run_call("200")
+    assert other.hangup_cause is HangupCause.NORMAL_CLEARING and "OTHER" in system.executor.globals
+    assert not looping.is_hungup  # the loop was still going while the other call ran to its end
+    await asyncio.wait_for(looping.wait_hungup(), 10)
+    assert looping.variables["I"] == "3000"

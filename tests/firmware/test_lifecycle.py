@@ -35,7 +35,9 @@ def test_help_lists_the_core_commands(gateway: GatewayProcess) -> None:
     ok, output = gateway.console("help core show")
     assert ok
     commands = [line.split(" -- ")[0].strip() for line in output.splitlines()]
-    assert commands == ["core show channel", "core show channels", "core show uptime", "core show version"]
+    assert commands == ["core show application", "core show applications", "core show channel",
+                        "core show channels", "core show function", "core show functions", "core show uptime",
+                        "core show version"]
 
 
 def test_core_show_channels_on_an_idle_gateway(gateway: GatewayProcess) -> None:
