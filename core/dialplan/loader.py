@@ -8,8 +8,9 @@ depends on it:
 
 * ``[general]`` (first section of that name, any case) sets ``static``, ``writeprotect``,
   ``autofallthrough``, ``clearglobalvars``, ``extenpatternmatchnew``, ``overrideswitch`` and
-  ``userscontext``; every ``[globals]`` section sets global variables in order, each value
-  variable-substituted at load time against the globals set before it.  Neither is a context.
+  ``userscontext``; the first ``[globals]`` section sets global variables in order, each value
+  variable-substituted at load time against the globals set before it (``ast_variable_browse`` reads
+  only the first section of a name: a second ``[globals]`` is ignored).  Neither is a context.
 * Every other section is a context (names are case-sensitive; a repeated ``[name]`` adds to the same
   context).  The ``n``/``s`` priority and ``same =>`` continue from the previous line *of the section*,
   whatever extension it was for.
@@ -85,6 +86,8 @@ Substituter = Callable[[str, Mapping[str, str]], str]
 
 _TRUE = frozenset(("yes", "true", "y", "t", "1", "on"))
 _BLANKS = "".join(map(chr, range(33)))
+MAX_INCLUDES = 128
+"""``AST_PBX_MAX_STACK``: ``ast_context_verify_includes`` warns when a context has this many includes."""
 MAX_USERSCONTEXT = 79
 """``userscontext`` is copied into ``char userscontext[AST_MAX_EXTENSION]``."""
 
@@ -275,13 +278,24 @@ class _Builder:
         dp.userscontext = (value if value is not None else "default")[:MAX_USERSCONTEXT]
 
     def globals(self, config: ConfigFile) -> None:
+        """``ast_variable_browse(cfg, "globals")``: only the *first* ``[globals]`` section (any case).
+
+        ``ast_category_get`` returns the first non-template category of that name; a later ``[globals]``
+        is skipped by the context loop too (``strcasecmp(cxt, "globals")``), so its lines are ignored.
+        """
+        first = config.category("globals")
         for cat in config.browse():
-            if cat.name.lower() != "globals":
+            if cat.name.lower() != "globals" or cat is first:
                 continue
-            for var in cat.variables:
-                value = self.substitute(var.value, var)
-                self.dialplan.globals[var.name] = value
-                self.dialplan.global_variables.append(GlobalVariable(var.name, value, var.value, var.file, var.line))
+            self.warnings.append(Diagnostic(
+                cat.file, cat.line, f"[{cat.name}] is not the first [globals] section: Asterisk ignores its "
+                "variables (use [globals](+) to add to the first one)"))
+        if first is None:
+            return
+        for var in first.variables:
+            value = self.substitute(var.value, var)
+            self.dialplan.globals[var.name] = value
+            self.dialplan.global_variables.append(GlobalVariable(var.name, value, var.value, var.file, var.line))
 
     # -- contexts ---------------------------------------------------------------------------------
 
@@ -519,6 +533,10 @@ class _Builder:
     def verify_includes(self) -> None:
         """``ast_context_verify_includes``: warn about the first include of a context naming no context."""
         for con in reversed(self.dialplan.contexts.values()):
+            if len(con.includes) >= MAX_INCLUDES:
+                self.warnings.append(Diagnostic(
+                    con.file, con.line, f"Context {con.name} contains too many includes ({len(con.includes)}). "
+                    f"Maximum is {MAX_INCLUDES}."))
             for inc in con.includes:
                 if inc.context not in self.dialplan.contexts:
                     self.warnings.append(Diagnostic(

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.dialplan import expr
+from core.dialplan import expr, posix_regex
 from core.dialplan.expr import evaluate
 
 # --------------------------------------------------------------------------------------------------
@@ -634,7 +634,7 @@ def test_deep_nesting_does_not_raise() -> None:
 # documented cases through the fallback used where glibc is absent.
 
 
-@pytest.mark.skipif(expr._GLIBC is None, reason="leftmost-longest needs glibc's regexec")
+@pytest.mark.skipif(posix_regex._GLIBC is None, reason="leftmost-longest needs glibc's regexec")
 def test_regex_is_posix_leftmost_longest() -> None:
     # POSIX regexec(): among matches starting leftmost, the longest ("ab"), where Python's re says "a".
     assert evaluate('"abcd" : "(a|ab)"') == "ab"
@@ -650,8 +650,8 @@ REGEX_CASES = [(t, e) for t, e in ASTERISK_UNIT_TEST + DOCS_EXAMPLES if ":" in t
 
 @pytest.mark.parametrize(("text", "expected"), REGEX_CASES, ids=[f"fallback:{t!r}" for t, _ in REGEX_CASES])
 def test_python_regex_fallback_agrees(text: str, expected: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(expr, "_GLIBC", None)
-    monkeypatch.setattr(expr, "_regex_cache", {})
+    monkeypatch.setattr(posix_regex, "_GLIBC", None)
+    monkeypatch.setattr(posix_regex, "_regex_cache", {})
     assert evaluate(text) == expected
 
 
