@@ -512,16 +512,20 @@ def _scan_variable(text: str, start: int, position: int) -> tuple[str | None, in
 # Token kinds, token values and token offsets (None: not computed, see _scan_simple()), ending with T_END.
 _Tokens = tuple[list[int], list[Value], Union[list[int], None]]
 _SCAN_CACHE_SIZE = 4096
-_CACHED_TEXT_LENGTH = 256
+# Longer texts are neither cached nor given to the shortcuts, whose regular expressions backtrack over blank
+# runs; substituted dialplan expressions are far shorter.
+_SHORT_TEXT = 256
 _scan_cache: dict[str, _Tokens] = {}
 
 
 def _tokens(text: str) -> _Tokens:
-    """The tokens of ``text`` from a bounded cache: dialplans evaluate the same substituted texts again and
-    again. A miss is scanned by :func:`_scan_simple` when the text is plain, else by :func:`_scan`."""
+    """The tokens of ``text``, from a bounded cache: dialplans evaluate the same substituted texts again.
+
+    A miss is scanned by :func:`_scan_simple` when the text is plain, else by :func:`_scan`.
+    """
     tokens = _scan_cache.get(text)
     if tokens is None:
-        if len(text) <= _CACHED_TEXT_LENGTH:
+        if len(text) <= _SHORT_TEXT:
             tokens = _scan_simple(text) or _scan(text)
             if len(_scan_cache) >= _SCAN_CACHE_SIZE:
                 _scan_cache.clear()
@@ -531,7 +535,7 @@ def _tokens(text: str) -> _Tokens:
     return tokens
 
 
-def _scan(text: str) -> _Tokens:
+def _scan(text: str) -> tuple[list[int], list[Value], list[int]]:
     """Token kinds, token values and token offsets of ``text``, ending with ``T_END``."""
     kinds: list[int] = []
     values: list[Value] = []
@@ -583,7 +587,7 @@ _SIMPLE_TOKEN = re.compile(
     r"|[^ \t\r\n])",
     re.DOTALL,
 )
-_UNUSUAL = frozenset('"$[]`{}~\x7f') | frozenset(map(chr, range(0x20))) - frozenset("\t\r\n")
+_UNUSUAL = frozenset('"$[]`{}~\x7f') | (frozenset(map(chr, range(0x20))) - frozenset("\t\r\n"))
 _DIGITS = frozenset("0123456789")
 
 
@@ -596,7 +600,8 @@ def _scan_simple(text: str) -> _Tokens | None:
     kinds: list[int] = []
     values: list[Value] = []
     kind_of = _OPERATORS.get
-    for token in _SIMPLE_TOKEN.findall(text):
+    # Trailing blanks make no token; left in, findall() would retry them from every offset (quadratic).
+    for token in _SIMPLE_TOKEN.findall(text.rstrip(" \t\r\n")):
         kind = kind_of(token)
         if kind is not None:
             kinds.append(kind)
@@ -656,9 +661,9 @@ _BINARY: dict[int, Callable[[Value, Value], Value]] = {
 class _Evaluator:
     __slots__ = ("text", "kinds", "values", "offsets", "index", "functions")
 
-    def __init__(self, text: str, functions: FunctionReader | None) -> None:
+    def __init__(self, text: str, tokens: _Tokens, functions: FunctionReader | None) -> None:
         self.text = text
-        self.kinds, self.values, self.offsets = _tokens(text)
+        self.kinds, self.values, self.offsets = tokens
         self.index = 0
         self.functions = functions
 
@@ -751,7 +756,15 @@ def evaluate(text: str, *, functions: FunctionReader | None = None) -> str:
     end = text.find("\x00")
     if end >= 0:
         text = text[:end]  # ast_yy_scan_string() sees a C string
-    return _integer_expression(text) or _evaluate_exact(text, functions)
+    tokens = _scan_cache.get(text)
+    if tokens is None:
+        # A text the integer shortcut answers is never cached, so a cached one need not try it.
+        if len(text) <= _SHORT_TEXT:
+            result = _integer_expression(text)
+            if result is not None:
+                return result
+        tokens = _tokens(text)
+    return _run(text, tokens, functions)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -824,8 +837,13 @@ def _integer_expression(text: str) -> str | None:
 
 def _evaluate_exact(text: str, functions: FunctionReader | None = None) -> str:
     """:func:`evaluate` without the integer shortcut: the scanner and grammar of ``ast_expr2.fl``/``.y``."""
+    return _run(text, _tokens(text), functions)
+
+
+def _run(text: str, tokens: _Tokens, functions: FunctionReader | None) -> str:
+    """Parse and evaluate the tokens of ``text`` as ``ast_yyparse()`` does and print the result."""
     try:
-        value = _Evaluator(text, functions).run()
+        value = _Evaluator(text, tokens, functions).run()
     except ExpressionError as exc:
         _log.warning("ast_yyerror(): syntax error: %s; Input:\n%s\n%s^", exc.message, text, " " * exc.position)
         return "0"

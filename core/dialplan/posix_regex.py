@@ -306,4 +306,3 @@ def compile_regex(pattern: bytes) -> CompiledRegex:
     if isinstance(cached, str):
         raise RegexError(cached)
     return cached
-
