@@ -80,11 +80,12 @@ def _load_dialplan(config: Any) -> Any:
     except OSError as exc:
         print(f"{config.dialplan.file}: cannot read: {exc.strerror or exc}", file=sys.stderr)
         return None
-    errors = [d for d in result.warnings if d.severity == "error"]
+    # What Asterisk only logs (even at ERROR level, e.g. a broken file it includes) does not stop it from
+    # loading the rest, so it does not stop us either: it is printed, and the plan loads as Asterisk's would.
     for diagnostic in result.warnings:
         kind = "error" if diagnostic.severity == "error" else "warning"
         print(f"{diagnostic.file}:{diagnostic.line}: {kind}: {diagnostic.message}", file=sys.stderr)
-    return None if errors else result
+    return result
 
 
 def _run_loop(main: Coroutine[Any, Any, int]) -> int:

@@ -8,21 +8,17 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Mapping
 
 from core.apps import default_applications
 from core.astdb import AstDb
-from core.callerid import CallerId
-from core.causes import HangupCause
 from core.cdr import CdrBackend, CdrEngine, CsvCdrBackend, SqliteCdrBackend
 from core.cdr.model import CdrOptions
-from core.channel import Channel, ChannelDriver, Direction
 from core.cli import CommandRegistry
 from core.dialplan.cli import DialplanCommands
 from core.dialplan.executor import DialplanExecutor
-from core.dialplan.loader import LoadResult, Substituter, load_dialplan
-from core.dialplan.runtime import DialplanOptions, SimpleEvalContext
-from core.dialplan.substitute import substitute
+from core.dialplan.loader import LoadResult, load_dialplan
+from core.dialplan.runtime import DialplanOptions
+from core.dialplan.substitute import load_time_substituter
 from core.events import EventBus
 from core.local import LocalDriver
 from core.pbx import Pbx
@@ -30,36 +26,6 @@ from firmware.config import Config, data_dir
 from firmware.services import Service, ServiceStartError, describe_os_error
 
 log = logging.getLogger("centralita.system")
-
-
-class _LoadTimeDriver(ChannelDriver):
-    """The technology of the scratch channel that substitutes ``[globals]`` while loading."""
-
-    technology = "Load"
-
-    async def request(self, resource: str, *, requestor: Channel | None = None) -> Channel:
-        raise NotImplementedError
-
-    async def call(self, channel: Channel, *, timeout: float | None = None) -> None:
-        return None
-
-    async def answer(self, channel: Channel) -> None:
-        return None
-
-    async def hangup(self, channel: Channel, cause: HangupCause) -> None:
-        return None
-
-
-def load_substituter(options: DialplanOptions) -> Substituter:
-    """Full ``${...}`` substitution for ``[globals]`` at load time, as pbx_config does it (no channel)."""
-
-    def run(text: str, variables: Mapping[str, str]) -> str:
-        channel = Channel(name="Load/globals", uniqueid="0.0", driver=_LoadTimeDriver(), resource="globals",
-                          direction=Direction.INBOUND, bus=EventBus(), clock=lambda: 0.0, caller=CallerId())
-        context = SimpleEvalContext(channel=channel, globals=dict(variables), options=options)
-        return substitute(text, context)
-
-    return run
 
 
 def dialplan_options(config: Config) -> DialplanOptions:
@@ -71,7 +37,7 @@ def dialplan_options(config: Config) -> DialplanOptions:
 def load_configured_dialplan(config: Config) -> LoadResult:
     """Load ``dialplan.file`` as configured (raises DialplanSyntaxError, OSError)."""
     return load_dialplan(config.dialplan.file, allow_exec=config.dialplan.allow_exec,
-                         substitute=load_substituter(dialplan_options(config)))
+                         substitute=load_time_substituter(dialplan_options(config)))
 
 
 class Telephony:

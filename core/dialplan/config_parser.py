@@ -25,7 +25,8 @@ every line carrying its file and line number.  It follows ``config_text_file_loa
   includes inside included files).  An included file starts in, and adds to, the category that was
   opened last anywhere; lines after the ``#include`` go on in the includer's own category.
 * ``#exec "program args"`` runs a program (without a shell) and reads its standard output as if it
-  were included; only when the caller allows it (``dialplan.allow_exec``).
+  were included; only when the caller allows it (``dialplan.allow_exec``).  Otherwise the line is
+  ignored with a warning, as Asterisk ignores it without ``execincludes``.
 
 Errors follow Asterisk: a line that makes ``process_text_line`` fail stops the file it is in.  In the
 top-level file that fails the whole load (:class:`DialplanSyntaxError`); in an included file Asterisk
@@ -63,8 +64,11 @@ MAX_INCLUDE_LEVEL = 10
 MAX_NESTED_COMMENTS = 128
 """``MAX_NESTED_COMMENTS`` of config.c."""
 
-MAX_LINE_BYTES = 8190
-"""``fgets`` into an 8192-byte buffer: a line (without its newline) of more bytes is skipped."""
+FGETS_CHUNK = 8191
+"""``fgets(buf, sizeof(buf), f)`` with ``char buf[8192]`` reads at most this many bytes at a time."""
+
+MAX_LINE_BYTES = FGETS_CHUNK - 2
+"""The longest line (without its newline) that is read: a read of ``FGETS_CHUNK`` bytes is "too long"."""
 
 MAX_CATEGORY_NAME = 79
 """``struct ast_category`` holds its name in ``char name[80]``."""
@@ -182,6 +186,33 @@ class _Status(enum.Enum):
 
 def _strip(text: str) -> str:
     return text.strip(_BLANKS)
+
+
+def _byte_size(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogateescape"))
+
+
+def _skip_overlong(pieces: list[str], index: int) -> int:
+    """Where ``config_text_file_load`` goes on after the too-long line ``pieces[index]``.
+
+    Its first ``fgets`` took ``FGETS_CHUNK`` bytes; then it reads chunks until one is not exactly
+    ``FGETS_CHUNK`` bytes long and drops that one too.  When the first read took the whole line with
+    its newline, the dropped chunk is the *next* line, which is not counted either.  Returns the index
+    of the line the next ``fgets`` starts at.
+    """
+    last = len(pieces) - 1
+    line, position = index, FGETS_CHUNK
+    while True:
+        size = _byte_size(pieces[line]) + (1 if line < last else 0)
+        if position >= size:
+            line, position = line + 1, 0
+            if line > last or (line == last and pieces[line] == ""):
+                return line  # end of file
+            size = _byte_size(pieces[line]) + (1 if line < last else 0)
+        chunk = min(size - position, FGETS_CHUNK)
+        position += chunk
+        if chunk != FGETS_CHUNK:
+            return line + 1
 
 
 def _brace_expand(pattern: str) -> list[str]:
@@ -311,13 +342,21 @@ class _Parser:
         """The ``fgets`` loop of ``config_text_file_load`` over one file; returns the error that stopped it."""
         pieces = content.split("\n")
         last = len(pieces) - 1
-        for index, raw in enumerate(pieces):
+        index = -1
+        while index < last:
+            index += 1
+            raw = pieces[index]
             state.lineno += 1
             if index == last and raw == "":
                 break  # the final fgets() that finds end of file still counted a line
-            if len(raw) * 4 > MAX_LINE_BYTES and len(raw.encode("utf-8", "surrogateescape")) > MAX_LINE_BYTES:
-                self.warn(path, state.lineno, f"Line {state.lineno} too long, skipping. It begins with: {raw[:32]}...")
-                continue
+            if len(raw) * 4 > MAX_LINE_BYTES and _byte_size(raw) > MAX_LINE_BYTES:
+                # fgets() read FGETS_CHUNK bytes: the line is "too long" - even one of exactly
+                # MAX_LINE_BYTES + 1 bytes whose newline fitted (config.c tests buf[sizeof(buf) - 1], the NUL).
+                if index < last or _byte_size(raw) >= FGETS_CHUNK:
+                    self.warn(path, state.lineno,
+                              f"Line {state.lineno} too long, skipping. It begins with: {raw[:32]}...")
+                    index = _skip_overlong(pieces, index) - 1
+                    continue
             if state.lineno == 1 and raw.startswith(_BOM):
                 raw = raw[1:]
             if "\0" in raw:
@@ -544,9 +583,10 @@ class _Parser:
             self.warn(path, lineno, f"Unknown directive '#{directive}'")
             return None
         if kind == "exec" and not self.allow_exec:
-            self.diagnostics.append(Diagnostic(
-                path, lineno, "#exec is disabled: set dialplan.allow_exec = true to run programs from the dialplan; "
-                "line ignored", "error"))
+            # Asterisk logs this at WARNING level and loads the rest ("Cannot perform #exec unless
+            # execincludes option is enabled in asterisk.conf"), so it does not stop the load here either.
+            self.warn(path, lineno, "#exec is disabled: set dialplan.allow_exec = true to run programs from the "
+                      "dialplan; line ignored")
             return None
         if argument is None:
             what = "include / tryinclude" if kind != "exec" else "exec"
@@ -635,8 +675,8 @@ def parse_config(
 
     Returns the configuration and the warnings.  Raises :class:`DialplanSyntaxError` when Asterisk
     would refuse the file (an error in the top-level file, a missing ``#include`` in it, an unreadable
-    file).  ``#exec`` runs only with ``allow_exec``; otherwise it is an error diagnostic and the line is
-    ignored, as Asterisk ignores it without ``execincludes``.  Positions in the top-level file are
+    file).  ``#exec`` runs only with ``allow_exec``; otherwise it is a warning and the line is ignored, as
+    Asterisk ignores it (with a warning) without ``execincludes``.  Positions in the top-level file are
     reported under ``str(path)``; relative ``#include`` names resolve against ``path.parent``.
     """
     name = str(path)

@@ -71,6 +71,7 @@ from core.dialplan.pattern import MatchMode, SortKey, callerid_matches, ext_sort
 __all__ = [
     "Diagnostic",
     "DialplanSyntaxError",
+    "HintVariables",
     "LoadResult",
     "Substituter",
     "build_dialplan",
@@ -81,8 +82,19 @@ __all__ = [
 ]
 
 Substituter = Callable[[str, Mapping[str, str]], str]
-"""Load-time substitution: ``(text, variables) -> text``, variables being the globals (plus ``EXTEN`` and
-``CONTEXT`` for a hint, which Asterisk substitutes on a dummy channel)."""
+"""Load-time substitution: ``(text, variables) -> text``, variables being the globals, or for a hint a
+:class:`HintVariables` (``EXTEN`` and ``CONTEXT``, then the globals): Asterisk substitutes a hint on a
+dummy channel sitting at that extension, everything else with no channel at all."""
+
+
+class HintVariables(ChainMap[str, str]):
+    """The variables of a hint's substitution: ``{"EXTEN": ..., "CONTEXT": ...}``, then the globals.
+
+    ``ast_add_extension2_lockopt`` (main/pbx.c) substitutes a hint's devices on an
+    ``ast_dummy_channel_alloc()`` channel whose exten and context are the hint's, so ``${EXTEN}`` and
+    ``${CONTEXT}`` are that channel's built-ins there; a substituter tells this case from the
+    channel-less one (``[globals]``, names, includes) by this type.
+    """
 
 _TRUE = frozenset(("yes", "true", "y", "t", "1", "on"))
 _BLANKS = "".join(map(chr, range(33)))
@@ -443,7 +455,8 @@ class _Builder:
                       "me back. Action ignored.", "error")
             return False
         if priority == PRIORITY_HINT and "${" in app and not extension.startswith("_"):
-            app = self.substitute(app, var, ChainMap({"EXTEN": extension, "CONTEXT": con.name}, self.dialplan.globals))
+            scope = HintVariables({"EXTEN": extension, "CONTEXT": con.name}, self.dialplan.globals)
+            app = self.substitute(app, var, scope)
         name = ext_strncpy(extension, False)
         exten = ext_strncpy(extension, True)
         cid = ext_strncpy(callerid, True) if callerid is not None else None

@@ -24,15 +24,20 @@ from __future__ import annotations
 import importlib
 import logging
 import uuid
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
+from core.callerid import CallerId
+from core.causes import HangupCause
+from core.channel import Channel, ChannelDriver, Direction
 from core.dialplan.args import INT_MAX, scan_int, separate_args
 from core.dialplan.functions import get_function
 from core.dialplan.model import PRIORITY_HINT
+from core.dialplan.runtime import DialplanOptions, SimpleEvalContext
+from core.events import EventBus
 
 if TYPE_CHECKING:
-    from core.channel import Channel
     from core.dialplan.model import Dialplan, Extension
     from core.dialplan.runtime import EvalContext
 
@@ -195,10 +200,44 @@ centralita has no such directories, so those names fall through to ordinary vari
 """
 
 
+class _LoadTimeDriver(ChannelDriver):
+    """The technology of the scratch channel of load-time substitution: it reaches nothing."""
+
+    technology = "Load"
+    description = "scratch channel of load-time substitution"
+
+    async def request(self, resource: str, *, requestor: Channel | None = None) -> Channel:
+        raise NotImplementedError("load-time substitution places no calls")
+
+    async def call(self, channel: Channel, *, timeout: float | None = None) -> None:
+        return None
+
+    async def answer(self, channel: Channel) -> None:
+        return None
+
+    async def hangup(self, channel: Channel, cause: HangupCause) -> None:
+        return None
+
+
+_CHANNEL_FREE_BUILTINS = frozenset(("EPOCH", "SYSTEMNAME", "ENTITYID"))
+"""The built-ins ``ast_str_retrieve_variable`` answers without a channel (the rest need one)."""
+
+
+@dataclass(slots=True)
+class ChannellessEvalContext(SimpleEvalContext):
+    """Substitution with no channel: ``pbx_substitute_variables_helper(NULL, ...)``.
+
+    ``ast_str_retrieve_variable`` (main/pbx_variables.c) answers ``EXTEN``, ``CONTEXT``, ``CHANNEL``,
+    ``UNIQUEID`` and the other channel built-ins only when there is a channel; without one those names
+    are looked up among the globals like any other (so they are normally empty).  ``channel`` is a
+    scratch channel that only keeps the functions working (it has no variables and no caller).
+    """
+
+
 def retrieve_variable(ctx: EvalContext, name: str) -> str | None:
     """``ast_str_retrieve_variable``: built-ins, then channel variables, then globals; None if unset."""
     builtin = _BUILTINS.get(name)
-    if builtin is not None:
+    if builtin is not None and (name in _CHANNEL_FREE_BUILTINS or not isinstance(ctx, ChannellessEvalContext)):
         return builtin(ctx)
     value = get_variable(ctx.channel.variables, name)
     if value is None:
@@ -525,3 +564,36 @@ def mset_application(ctx: EvalContext, data: str) -> None:
         else:
             log.warning("MSet: ignoring entry '%s' with no '=' (in %s@%s:%d", parts[0] if parts else "",
                         channel.exten, channel.context, channel.priority)
+
+
+# -- load time ---------------------------------------------------------------------------------------------
+
+
+def load_time_substituter(options: DialplanOptions | None = None) -> Callable[[str, Mapping[str, str]], str]:
+    """The substitution ``pbx_load_config`` does while loading, for :func:`core.dialplan.loader.load_dialplan`.
+
+    ``[globals]`` values, extension names, includes, ignore patterns and switches are substituted with
+    no channel (:class:`ChannellessEvalContext`: ``${EXTEN}`` is a global, normally empty).  A hint
+    (the mapping is a :class:`~core.dialplan.loader.HintVariables`) is substituted on a dummy channel
+    at the hint's extension and context, as ``ast_add_extension2_lockopt`` does with
+    ``ast_dummy_channel_alloc()``: ``exten => 1001,hint,SIP/${EXTEN}`` is ``SIP/1001``.  The variables
+    given are the globals; functions and ``$[...]`` work as at run time.
+    """
+    from core.dialplan.loader import HintVariables  # the loader does not import this module: no cycle
+
+    settings = options if options is not None else DialplanOptions()
+
+    def run(text: str, variables: Mapping[str, str]) -> str:
+        hint = isinstance(variables, HintVariables)
+        channel = Channel(name="", uniqueid="", driver=_LoadTimeDriver(), resource="", direction=Direction.INBOUND,
+                          bus=EventBus(), clock=lambda: 0.0, caller=CallerId(),
+                          context=variables["CONTEXT"] if hint else "", exten=variables["EXTEN"] if hint else "")
+        channel.priority = 0  # a dummy channel is zeroed memory
+        if isinstance(variables, HintVariables):
+            context: SimpleEvalContext = SimpleEvalContext(channel=channel, globals=dict(variables.parents),
+                                                           options=settings)
+        else:
+            context = ChannellessEvalContext(channel=channel, globals=dict(variables), options=settings)
+        return substitute(text, context)
+
+    return run

@@ -76,6 +76,13 @@ class SipUser:
     name: str = setting(doc="user name (the extension)", pattern=NAME_PATTERN)
     secret: str = setting(doc="digest password")
     context: str = setting("internal", doc="dialplan context for calls from this phone", pattern=NAME_PATTERN)
+    callerid: str = setting("", doc='caller ID for calls from this phone, e.g. "Alice" <1001>; empty: as sent')
+    max_contacts: int = setting(1, min=1, max=20, doc="registrations kept at once (the oldest is replaced)")
+    permit: list[str] = setting(default_factory=list, doc="networks this phone may use (CIDR); empty: any")
+    deny: list[str] = setting(default_factory=list, doc="networks refused for this phone (CIDR)")
+
+    def check(self) -> list[tuple[tuple[str | int, ...], str]]:
+        return _network_problems(self.permit, "permit") + _network_problems(self.deny, "deny")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -85,11 +92,35 @@ class SipTrunk:
     name: str = setting(doc="trunk name, used as Dial(SIP/name/number)", pattern=NAME_PATTERN)
     servers: list[str] = setting(doc="host[:port] of each server, tried in order")
     context: str = setting("from-trunk", doc="dialplan context for inbound calls", pattern=NAME_PATTERN)
+    username: str = setting("", doc="authentication user (and From user) toward the trunk")
+    secret: str = setting("", doc="digest password toward the trunk")
+    register: bool = setting(False, doc="keep an outbound registration with the trunk")
+    from_user: str = setting("", doc="user part of From on calls out; empty: the caller's number")
+    from_domain: str = setting("", doc="host part of From and of the registration; empty: the server")
+    expiry: int = setting(3600, min=60, max=86400, doc="registration time asked for, seconds")
+    transport: Literal["udp", "tcp"] = setting("udp", doc="transport toward the trunk")
 
     def check(self) -> list[tuple[tuple[str | int, ...], str]]:
         if not self.servers:
             return [(("servers",), f"sip trunk '{self.name}': servers must list at least one server")]
-        return []
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        for i, server in enumerate(self.servers):
+            host, _sep, port = server.rpartition(":") if server.count(":") == 1 else (server, "", "")
+            if _sep and not (port.isdigit() and 0 < int(port) < 65536):
+                problems.append((("servers", i), f"sip trunk '{self.name}': bad port in '{server}'"))
+            if not (host or server):
+                problems.append((("servers", i), f"sip trunk '{self.name}': empty server"))
+        return problems
+
+
+def _network_problems(networks: list[str], key: str) -> list[tuple[tuple[str | int, ...], str]]:
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    for i, network in enumerate(networks):
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            problems.append(((key, i), f"{key}: {network!r} is not a network (e.g. 192.168.1.0/24)"))
+    return problems
 
 
 def _bind_address_problem(value: str) -> str | None:
@@ -105,7 +136,16 @@ class SipConfig:
     """[sip]: the SIP listener, its users and trunks."""
 
     bind: str = setting("0.0.0.0", doc="local address for UDP and TCP")
-    port: int = setting(5060, min=1, max=65535, doc="UDP and TCP port")
+    port: int = setting(5060, min=0, max=65535, doc="UDP and TCP port (0: any free port)")
+    tcp: bool = setting(True, doc="also listen on TCP")
+    external_address: str = setting("", doc="address to put in Via, Contact and SDP; empty: the bound "
+                                    "address, or this host's primary address when bound to all")
+    realm: str = setting("centralita", doc="digest authentication realm")
+    user_agent: str = setting("centralita", doc="User-Agent/Server header")
+    guest_context: str = setting("", doc="context for callers that are not users or trunks; empty: refuse them")
+    ban_failures: int = setting(5, min=1, max=1000, doc="failed authentications that ban a source")
+    ban_time: int = setting(600, min=0, max=86400, doc="how long a ban lasts, seconds")
+    requests_per_second: float = setting(200.0, min=1.0, max=100000.0, doc="per source, then requests are dropped")
     users: list[SipUser] = setting(default_factory=list)
     trunks: list[SipTrunk] = setting(default_factory=list)
 
@@ -114,6 +154,10 @@ class SipConfig:
         bind_problem = _bind_address_problem(self.bind)
         if bind_problem:
             problems.append((("bind",), f"sip.bind: {bind_problem}"))
+        if self.external_address:
+            external_problem = _bind_address_problem(self.external_address)
+            if external_problem:
+                problems.append((("external_address",), f"sip.external_address: {external_problem}"))
         groups: tuple[tuple[str, Sequence[SipUser | SipTrunk]], ...] = (
             ("users", self.users), ("trunks", self.trunks))
         for what, entries in groups:

@@ -133,6 +133,28 @@ def test_overlong_line_is_skipped_with_a_warning() -> None:
     assert "too long" in warnings[0].message
 
 
+@pytest.mark.parametrize(("length", "newline", "kept"), [
+    # config_text_file_load: a line is "too long" when one fgets() into char buf[8192] returns 8191
+    # bytes (the test of buf[sizeof(buf) - 1] always sees the NUL), newline included.
+    pytest.param(8189, True, [("x", 2), ("y", 3), ("z", 4)], id="8189-bytes-read"),
+    # 8190 bytes + newline fill the buffer: skipped, and the loop that drops the rest of a long line
+    # then drops the *next* line (its first read is shorter than 8191 bytes), which is not counted.
+    pytest.param(8190, True, [("z", 3)], id="8190-bytes-swallow-the-next-line"),
+    pytest.param(8190, False, [("x", 2)], id="8190-bytes-at-end-of-file"),
+    pytest.param(8191, True, [("y", 3), ("z", 4)], id="8191-bytes-rest-is-the-newline"),
+    # Two full chunks (16381 bytes + newline): the chunk after them, the next line, is dropped.
+    pytest.param(16381, True, [("z", 3)], id="two-full-chunks"),
+])
+def test_overlong_line_boundaries(length: int, newline: bool, kept: list[tuple[str, int]]) -> None:
+    line = "x=" + "a" * (length - 2)
+    text = "[c]\n" + line + ("\ny=1\nz=2\n" if newline else "")
+    config, warnings = parse(text)
+    category = config.category("c")
+    assert category is not None
+    assert [(v.name, v.line) for v in category.variables] == kept
+    assert len(warnings) == (0 if ("x", 2) in kept else 1)
+
+
 # -- categories (process_text_line) ------------------------------------------------------------------
 
 
@@ -379,11 +401,13 @@ def _script(tmp_path: Path, body: str) -> Path:
 
 
 def test_exec_is_refused_unless_allowed(tmp_path: Path) -> None:
+    # process_text_line (main/config.c): without execincludes Asterisk logs a WARNING and returns 0,
+    # so the rest of the file still loads - a warning, not an error that would refuse the dialplan.
     script = _script(tmp_path, "print('[gen]')\nprint('x=1')\n")
     text = f"[a]\n#exec {script}\nafter=1\n"
     config, warnings = parse(text, filename="e.conf", base_dir=tmp_path)
     assert variables(config, "a") == [("after", "1")]
-    assert [(w.file, w.line, w.severity) for w in warnings] == [("e.conf", 2, "error")]
+    assert [(w.file, w.line, w.severity) for w in warnings] == [("e.conf", 2, "warning")]
     assert "dialplan.allow_exec" in warnings[0].message
 
 

@@ -191,3 +191,18 @@ def test_strftime(ctx: SimpleEvalContext, text: str, expected: str) -> None:
 ])
 def test_strptime(ctx: SimpleEvalContext, text: str, expected: str) -> None:
     assert run(ctx, text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # ast_get_timeval() takes any %Lf epoch; the last second Python's datetime can format still works.
+    pytest.param("${STRFTIME(253402300799,UTC,%Y-%m-%d)}", "9999-12-31", id="year-9999"),
+    # Beyond year 9999 nothing can be formatted here: an empty result, not a failing function.
+    pytest.param("${STRFTIME(99999999999999999999,UTC,%Y)}", "", id="epoch-beyond-year-9999"),
+    # glibc strptime() takes a format that repeats a directive; Python cannot compile one: no match.
+    pytest.param("${STRPTIME(0101,UTC,%d%d)}", "", id="repeated-directive"),
+])
+def test_time_functions_at_the_edges_never_fail(ctx: SimpleEvalContext, caplog: pytest.LogCaptureFixture,
+                                               text: str, expected: str) -> None:
+    with caplog.at_level(logging.WARNING, logger="centralita.dialplan"):
+        assert run(ctx, text) == expected
+    assert not [record for record in caplog.records if record.exc_info]

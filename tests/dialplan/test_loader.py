@@ -376,13 +376,30 @@ def test_general_strings_and_first_section_wins() -> None:
 # -- [globals] ------------------------------------------------------------------------------------------
 
 
-def test_globals_are_substituted_in_order_and_every_globals_section_counts() -> None:
+def test_globals_are_substituted_in_order_from_the_first_globals_section_only() -> None:
+    # pbx_load_config reads ast_variable_browse(cfg, "globals"), i.e. ast_category_get(): the first
+    # non-template category of that name (any case).  A later [Globals] is skipped by the context loop
+    # too (strcasecmp(cxt, "globals")), so its lines set nothing and it is not a context.
     text = "[globals]\nA=one\nB=${A}-two\nC=${LATER}x\n[c]\n[Globals]\nLATER=late\nA=redefined\n"
-    dp = load(text).dialplan
-    assert dp.globals == {"A": "redefined", "B": "one-two", "C": "x", "LATER": "late"}
+    result = load(text)
+    dp = result.dialplan
+    assert dp.globals == {"A": "one", "B": "one-two", "C": "x"}
     assert [(g.name, g.value, g.raw, g.line) for g in dp.global_variables] == [
-        ("A", "one", "one", 2), ("B", "one-two", "${A}-two", 3), ("C", "x", "${LATER}x", 4),
-        ("LATER", "late", "late", 7), ("A", "redefined", "redefined", 8)]
+        ("A", "one", "one", 2), ("B", "one-two", "${A}-two", 3), ("C", "x", "${LATER}x", 4)]
+    assert list(dp.contexts) == ["c"]
+    assert [(w.line, w.severity) for w in result.warnings] == [(6, "warning")]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # [globals](+) appends to the first section (config.c "Category addition"), so it counts.
+    pytest.param("[globals]\nA=1\n[c]\n[globals](+)\nB=2\n", {"A": "1", "B": "2"}, id="appended-with-plus"),
+    # A template named globals is skipped by ast_category_get (does_category_match: !cat->ignored).
+    pytest.param("[globals](!)\nA=1\n[globals]\nB=2\n", {"B": "2"}, id="template-is-not-the-first"),
+    # An included file's [globals] after the main one is a second category: ignored.
+    pytest.param("[globals]\nA=1\n#include inc/second_globals.conf\n", {"A": "1"}, id="second-in-include"),
+])
+def test_which_globals_section_asterisk_reads(text: str, expected: dict[str, str]) -> None:
+    assert load(text, base_dir=PLANS).dialplan.globals == expected
 
 
 def test_what_the_fallback_cannot_evaluate_is_kept_with_a_warning() -> None:

@@ -86,7 +86,7 @@ def test_out_of_range_and_cross_field_errors_are_all_reported(config_copy: Path)
 
     issues = issues_of(config_copy)
 
-    assert f"{config_copy}:{port_line}: sip.port: 70000 is out of range (1..65535)" in issues
+    assert f"{config_copy}:{port_line}: sip.port: 70000 is out of range (0..65535)" in issues
     assert (f"{config_copy}:{max_line}: rtp.port_max (20000) must be above rtp.port_min (30000)"
             in issues)
 

@@ -138,9 +138,9 @@ def test_data_dir_that_cannot_be_created_stops_start_up(tmp_path_factory: object
 
 
 def test_bad_configuration_stops_run_with_status_2() -> None:
-    result = run_centralita("run", "--set", "sip.port=0")
+    result = run_centralita("run", "--set", "sip.port=65536")
     assert result.returncode == 2
-    assert result.stderr.splitlines() == ["--set sip.port=0: sip.port: 0 is out of range (1..65535)"]
+    assert result.stderr.splitlines() == ["--set sip.port=65536: sip.port: 65536 is out of range (0..65535)"]
 
 
 def test_console_without_a_gateway_says_so() -> None:

@@ -99,7 +99,13 @@ def strftime_read(ctx: EvalContext, cmd: str, data: str | None) -> str:
     """``STRFTIME([epoch][,timezone][,format])``: default now, local time, ``%c``."""
     _argc, (epoch, tz_name, fmt) = split_args(data, 3)
     seconds, microseconds = get_timeval(epoch, ctx.wallclock())
-    moment = localtime(seconds, tz_name)
+    try:
+        moment = localtime(seconds, tz_name)
+    except (OverflowError, OSError, ValueError):
+        # Python's datetime stops at year 9999 (Asterisk's 64-bit time_t does not); nothing sensible
+        # can be printed for such an epoch here, so it is an empty result rather than a failure.
+        log.warning("STRFTIME: epoch %s is outside the range this system can format", epoch)
+        return ""
     result = ast_strftime(moment, microseconds, "%c" if fmt is None else fmt)
     if not result:
         log.warning("C function strftime() output nothing?!!")
@@ -114,6 +120,11 @@ def _strptime(text: str, fmt: str) -> datetime | None:
     # glibc strptime() accepts trailing text; Python's wants all of it.
     try:
         return datetime.strptime(text, fmt)
+    except re.error:
+        # Python cannot compile a format that repeats a directive ("%d%d"); glibc can.  Reported as
+        # no match rather than a failure of the function.
+        log.warning("STRPTIME: format '%s' repeats a directive, which is not supported here", fmt)
+        return None
     except ValueError as exc:
         match = _PARTIAL.match(str(exc))
         if match is None:
