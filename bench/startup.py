@@ -108,7 +108,7 @@ def run_centralita() -> Sample:
     env = {**os.environ, "NOTIFY_SOCKET": str(workdir / "notify.sock")}
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # a deployed gateway starts from compiled bytecode
     command = [sys.executable, "-m", "firmware", "run", "--set", f'system.data_dir="{workdir / "data"}"',
-               "--log-level", "warning"]
+               "--set", "sip.bind=127.0.0.1", "--set", "sip.port=0", "--log-level", "warning"]
     start = time.perf_counter()
     process = subprocess.Popen(command, cwd=REPO, env=env, stdin=subprocess.DEVNULL,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -29,6 +29,7 @@ from firmware.console import ControlServer, TerminalConsole
 from firmware.logsetup import LEVELS, set_level
 from firmware.sdnotify import Notifier
 from firmware.services import Service, ServiceStartError, StateDirectory
+from firmware.sip_service import SipService
 from firmware.telephony import Telephony
 
 log = logging.getLogger("centralita.system")
@@ -104,6 +105,11 @@ class Gateway:
             services.append(self.console)  # first, so that the operator sees the rest start
         services.append(StateDirectory(data_dir(config)))
         services.append(ControlServer(control_socket_path(config), self.registry))
+        # Network listeners next: a port that is taken stops start-up before anything else happens.
+        executor = self.telephony.executor
+        services.append(SipService(config, self.pbx, self.registry,
+                                   redirect=lambda channel, context, exten: executor.async_goto(
+                                       channel.name, context, exten, 1)))
         services.extend(self.telephony.services())
         self.pbx.register_commands(self.registry)
         self._register_core_commands()

@@ -19,6 +19,21 @@ from firmware.control_client import ControlConnection
 REPO = Path(__file__).resolve().parent.parent
 
 
+def free_port() -> int:
+    """A port free for both UDP and TCP on 127.0.0.1 right now."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.bind(("127.0.0.1", 0))
+            port = int(udp.getsockname()[1])
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+                try:
+                    tcp.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+    raise RuntimeError("no free port on 127.0.0.1")
+
+
 def short_tempdir(prefix: str = "cta-") -> Path:
     """A temp dir with a short path: unix socket paths must stay under 108 bytes."""
     return Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
@@ -76,7 +91,10 @@ class GatewayProcess:
         self.dir = short_tempdir()
         self.data_dir = self.dir / "data"
         self.control = self.data_dir / "control.sock"
-        self.args = ["run", "--set", f'system.data_dir="{self.data_dir}"', *args]
+        self.sip_port = free_port()
+        # Loopback only, on a port of its own: tests never touch 5060 or other interfaces.
+        self.args = ["run", "--set", f'system.data_dir="{self.data_dir}"', "--set", "sip.bind=127.0.0.1",
+                     "--set", f"sip.port={self.sip_port}", *args]
         self.env = {**os.environ, **(env or {})}
         self.notify = NotifyListener(self.dir)
         self.env["NOTIFY_SOCKET"] = str(self.notify.path)

@@ -78,6 +78,7 @@ class _DialState:
     counts: _Counts = field(default_factory=_Counts)
     attempts: list[_Attempt] = field(default_factory=list)
     sent_ringing: bool = False
+    last_cause: HangupCause | None = None
 
 
 def _leg_status(cause: HangupCause) -> str:
@@ -171,6 +172,10 @@ async def dial(ctx: CallContext, data: str) -> AppResult:
         except MediaUnavailable as exc:
             log.warning("Dial: no music on hold for %s: %s", channel.name, exc)
     winner = await _wait_for_answer(ctx, state, timeout)
+    if winner is None and state.last_cause is not None and ctx.pending_cause is None and not channel.is_hungup:
+        # Asterisk leaves the last failed leg's cause on the caller: it is HANGUPCAUSE, and the cause
+        # the call ends with if the dialplan just ends.
+        ctx.set_hangup_cause(state.last_cause)
     if "m" in flags and ctx.media.available:
         await ctx.media.stop_tones(channel)
     dialed_time = asyncio.get_running_loop().time() - started
@@ -231,6 +236,7 @@ async def _wait_for_answer(ctx: CallContext, state: _DialState, timeout: float |
                 return attempt
             if isinstance(event, HungUp):
                 state.counts.handle(event.cause)
+                state.last_cause = event.cause
                 _publish_end(ctx, attempt, _leg_status(event.cause))
             elif isinstance(event, IndicationReceived):
                 await _on_progress(ctx, state, attempt, event.indication)
@@ -250,6 +256,7 @@ async def _on_progress(ctx: CallContext, state: _DialState, attempt: _Attempt, i
         log.info("%s is %s", attempt.leg.name, "busy" if busy else "circuit-busy")
         cause = HangupCause.USER_BUSY if busy else HangupCause.NORMAL_CIRCUIT_CONGESTION
         state.counts.handle(cause)
+        state.last_cause = cause
         await attempt.leg.hangup(cause)
         _publish_end(ctx, attempt, "BUSY" if busy else "CONGESTION")
 

@@ -181,7 +181,8 @@ _BUILTINS: dict[str, Callable[[EvalContext], str | None]] = {
     "PRIORITY": lambda ctx: str(ctx.channel.priority),
     "CHANNEL": lambda ctx: ctx.channel.name,
     "UNIQUEID": lambda ctx: ctx.channel.uniqueid,
-    "HANGUPCAUSE": lambda ctx: str(int(ctx.channel.hangup_cause or 0)),
+    # The cause the channel ended with, or the one it will end with (Dial's last failure, Hangup(N), Busy).
+    "HANGUPCAUSE": lambda ctx: str(int(ctx.channel.hangup_cause or getattr(ctx, "pending_cause", None) or 0)),
     "HINT": lambda ctx: _hint(ctx, False),
     "HINTNAME": lambda ctx: _hint(ctx, True),
     "CALLINGPRES": _presentation_value,

@@ -141,6 +141,9 @@ class SipConfig:
     external_address: str = setting("", doc="address to put in Via, Contact and SDP; empty: the bound "
                                     "address, or this host's primary address when bound to all")
     realm: str = setting("centralita", doc="digest authentication realm")
+    auth_algorithms: list[Literal["MD5", "SHA-256"]] = setting(
+        default_factory=lambda: ["MD5", "SHA-256"],
+        doc="digest algorithms challenged with, in order (clients take the first they support)")
     user_agent: str = setting("centralita", doc="User-Agent/Server header")
     guest_context: str = setting("", doc="context for callers that are not users or trunks; empty: refuse them")
     ban_failures: int = setting(5, min=1, max=1000, doc="failed authentications that ban a source")
@@ -151,6 +154,8 @@ class SipConfig:
 
     def check(self) -> list[tuple[tuple[str | int, ...], str]]:
         problems: list[tuple[tuple[str | int, ...], str]] = []
+        if not self.auth_algorithms:
+            problems.append((("auth_algorithms",), "sip.auth_algorithms: list at least one algorithm"))
         bind_problem = _bind_address_problem(self.bind)
         if bind_problem:
             problems.append((("bind",), f"sip.bind: {bind_problem}"))

@@ -162,7 +162,8 @@ def test_console_on_the_terminal_when_stdin_is_a_tty() -> None:
     master, slave = os.openpty()
     data_dir = short_tempdir() / "data"
     process = subprocess.Popen(
-        centralita_command("run", "--set", f'system.data_dir="{data_dir}"'),
+        centralita_command("run", "--set", f'system.data_dir="{data_dir}"', "--set", "sip.bind=127.0.0.1",
+                           "--set", "sip.port=0"),
         stdin=slave, stdout=slave, stderr=subprocess.PIPE, cwd=REPO, text=True,
     )
     os.close(slave)
@@ -203,7 +204,8 @@ def test_journald_format_when_stderr_is_the_journal(tmp_path_factory: object) ->
         st = os.fstat(stderr.fileno())
         env = {**os.environ, "JOURNAL_STREAM": f"{st.st_dev}:{st.st_ino}"}
         process = subprocess.Popen(
-            centralita_command("run", "--set", f'system.data_dir="{workdir / "data"}"'),
+            centralita_command("run", "--set", f'system.data_dir="{workdir / "data"}"', "--set", "sip.bind=127.0.0.1",
+                               "--set", "sip.port=0"),
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr, env=env, cwd=REPO,
         )
         control = workdir / "data" / "control.sock"

@@ -118,7 +118,8 @@ def board(dut: object, request: pytest.FixtureRequest) -> Iterator[Board]:
     logfile = (workdir / "firmware.log").open("wb")
     process = subprocess.Popen(
         centralita_command("run", "--console", modem.firmware_side,
-                           "--set", f'system.data_dir="{workdir / "data"}"'),
+                           "--set", f'system.data_dir="{workdir / "data"}"',
+                           "--set", "sip.bind=127.0.0.1", "--set", "sip.port=0"),
         stdin=subprocess.DEVNULL, stdout=logfile, stderr=subprocess.STDOUT, cwd=REPO,
     )
     board = Board(simulated=True, observes_boot=True, process=process, workdir=workdir)

@@ -1,0 +1,1 @@
+"""The SIP stack: sans-IO message, transaction, dialog and registrar cores with thin asyncio transports."""

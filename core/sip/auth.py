@@ -1,0 +1,654 @@
+"""SIP digest authentication: server challenges and verification, client credentials (sans-IO).
+
+Follows RFC 7616 (HTTP Digest) as RFC 8760 applies it to SIP, with the RFC 3261 §22 rules for
+401/407 and RFC 2069 compatibility on the client side.
+
+Server side (:class:`DigestChallenger`):
+
+* one ``WWW-Authenticate`` / ``Proxy-Authenticate`` value per algorithm, the most preferred first
+  (RFC 8760, UAS behaviour; Asterisk's ``res_pjsip_authenticator_digest.c`` likewise sends one
+  challenge per ``supported_algorithms_uas`` entry and never two for the same realm and algorithm);
+* nonces are stateless: ``base64url(timestamp | salt | HMAC-SHA256(secret, realm, algorithm,
+  timestamp, salt))``, so any process holding the secret (and the same clock) verifies them, and a
+  nonce issued for SHA-256 is not accepted for an MD5 response (no algorithm downgrade);
+* a nonce older than ``nonce_lifetime`` gives STALE only when the digest itself is right, as RFC 7616
+  §3.3 (``stale``) asks and as Asterisk does (``verify()``: ``pjsip_auth_srv_verify`` succeeds but
+  ``check_nonce`` fails -> ``AUTH_STALE``); Asterisk's test ``now - timestamp > nonce_lifetime`` is
+  kept, so a nonce exactly ``nonce_lifetime`` old is still fresh;
+* replays are refused by remembering the highest nonce-count accepted per nonce (RFC 7616 §3.4:
+  the server should check that nc increases); the memory is bounded because an entry expires with
+  its nonce;
+* an unknown user and a wrong password take the same code path (a dummy password is hashed) and give
+  the same FAILED result; only ``AuthResult.reason``, which is for the log, differs.
+
+Client side (:func:`digest_credentials`): MD5, MD5-sess, SHA-256, SHA-256-sess (and SHA-512-256 where
+the OpenSSL build has it), qop=auth / auth-int, RFC 2069 mode when the challenge has no qop, userhash
+(RFC 7616 §3.4.4) when the server asks for it.
+
+Nothing here reads a clock or touches the network: ``now`` (seconds, any clock that does not go
+backwards; wall-clock time when several processes share the secret) is always passed in.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import enum
+import hashlib
+import heapq
+import hmac
+import logging
+import os
+import re
+import secrets
+import struct
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+log = logging.getLogger("centralita.sip")
+
+__all__ = [
+    "SUPPORTED_ALGORITHMS",
+    "AuthResult",
+    "AuthStatus",
+    "DigestChallenge",
+    "DigestChallenger",
+    "DigestError",
+    "choose_challenge",
+    "digest_credentials",
+    "digest_response",
+    "parse_digest_header",
+]
+
+# RFC 7616 §3.2 / IANA "HTTP Digest Hash Algorithms": base algorithm -> hashlib name.
+_HASH_NAMES: dict[str, str] = {"MD5": "md5", "SHA-256": "sha256"}
+try:  # SHA-512/256 is not in every OpenSSL build (RFC 8760 lists it for SIP).
+    hashlib.new("sha512_256")
+except ValueError:  # pragma: no cover - depends on the OpenSSL build
+    pass
+else:
+    _HASH_NAMES["SHA-512-256"] = "sha512_256"
+
+#: Algorithm names this module computes, canonical spelling (RFC 7616 §3.2, RFC 8760).
+SUPPORTED_ALGORITHMS: tuple[str, ...] = tuple(
+    name for base in ("SHA-512-256", "SHA-256", "MD5") if base in _HASH_NAMES for name in (base, base + "-sess")
+)
+_CANONICAL = {name.lower(): name for name in SUPPORTED_ALGORITHMS}
+_DIGEST_HEX_LENGTH = {"MD5": 32, "SHA-256": 64, "SHA-512-256": 64}
+
+MAX_HEADER_LENGTH = 8192
+"""Longer Authorization values are refused unparsed (a real one is a few hundred characters)."""
+
+_WHITESPACE = " \t\r\n"
+# RFC 3261 §25.1 token characters.
+_TOKEN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~")
+_NONCE_VERSION = b"centralita-digest-nonce-1\x00"
+_NONCE_RAW_LENGTH = 8 + 8 + 16  # timestamp (ms), salt, truncated HMAC-SHA256
+_NONCE_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")  # base64url of _NONCE_RAW_LENGTH bytes, unpadded
+_NONCE_COUNT = re.compile(r"[0-9a-fA-F]{8}")  # RFC 7616 §3.4: nc-value = 8LHEX
+_LOWER_HEX = re.compile(r"[0-9a-f]+")
+
+
+class DigestError(ValueError):
+    """A challenge or credentials value could not be parsed or used.
+
+    ``reason`` is short text for a log line or a 400 reason phrase; ``position`` is the character
+    offset in the header value where parsing stopped, when the problem is a syntax error.
+    """
+
+    def __init__(self, reason: str, position: int | None = None) -> None:
+        super().__init__(reason if position is None else f"{reason} (at character {position})")
+        self.reason = reason
+        self.position = position
+
+
+# -- header syntax (RFC 7235 §2.1 / RFC 3261 §25.1: scheme, then #auth-param) -------------------------
+
+_SPACE = re.compile(r"[ \t\r\n]*")
+_SEPARATORS = re.compile(r"[ \t\r\n,]*")
+_TOKEN = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+")
+_EQUALS = re.compile(r"[ \t\r\n]*=[ \t\r\n]*")
+# quoted-string as an unrolled loop: no nested quantifiers, so matching is linear even when it fails.
+_QUOTED = re.compile(r'"([^"\\]*(?:\\[^\r\n][^"\\]*)*)"')
+_QUOTED_PAIR = re.compile(r"\\([^\r\n])")
+_BARE_VALUE = re.compile(r'[^ \t\r\n,"]+')
+_AFTER_VALUE = re.compile(r"[ \t\r\n]*(?:,|\Z)")
+
+
+def _skip(pattern: re.Pattern[str], text: str, pos: int) -> int:
+    match = pattern.match(text, pos)  # the patterns given here also match the empty string
+    return pos if match is None else match.end()
+
+
+def parse_digest_header(value: str) -> tuple[str, dict[str, str]]:
+    """Split a challenge or credentials value into its scheme and its parameters.
+
+    ``Digest realm="a\\"b", qop=auth`` -> ``("Digest", {"realm": 'a"b', "qop": "auth"})``.  Parameter
+    names are lower-cased (they are case-insensitive, RFC 7616 §3.3); quoted strings are unescaped
+    (RFC 3261 §25.1 quoted-pair); commas inside quotes belong to the value; empty list elements are
+    skipped (RFC 7230 §7).  An unquoted value runs to the next comma or blank, which tolerates the
+    unquoted base64 nonces some implementations send.  A parameter given twice is an error (RFC 7235
+    §2.1).  Raises :class:`DigestError` with the position of the problem; never anything else.
+    """
+    if len(value) > MAX_HEADER_LENGTH:
+        raise DigestError("header too long", MAX_HEADER_LENGTH)
+    pos = _skip(_SPACE, value, 0)
+    scheme_match = _TOKEN.match(value, pos)
+    if scheme_match is None:
+        raise DigestError("missing authentication scheme", pos)
+    scheme = scheme_match.group()
+    pos = scheme_match.end()
+    if pos < len(value) and value[pos] not in _WHITESPACE:
+        raise DigestError("malformed authentication scheme", pos)
+    params: dict[str, str] = {}
+    while True:
+        pos = _skip(_SEPARATORS, value, pos)
+        if pos >= len(value):
+            return scheme, params
+        name_match = _TOKEN.match(value, pos)
+        if name_match is None:
+            raise DigestError("expected a parameter name", pos)
+        name = name_match.group().lower()
+        equals = _EQUALS.match(value, name_match.end())
+        if equals is None:
+            raise DigestError(f"expected '=' after {name}", name_match.end())
+        pos = equals.end()
+        if pos < len(value) and value[pos] == '"':
+            quoted = _QUOTED.match(value, pos)
+            if quoted is None:
+                raise DigestError(f"unterminated quoted string or bad escape in {name}", pos)
+            param = quoted.group(1)
+            if "\\" in param:
+                param = _QUOTED_PAIR.sub(r"\1", param)
+            end = quoted.end()
+        else:
+            bare = _BARE_VALUE.match(value, pos)
+            if bare is None:
+                raise DigestError(f"missing value of {name}", pos)
+            param = bare.group()
+            end = bare.end()
+        if name in params:
+            raise DigestError(f"duplicate parameter {name}", name_match.start())
+        params[name] = param
+        after = _AFTER_VALUE.match(value, end)
+        if after is None:
+            raise DigestError("expected ',' between parameters", _skip(_SPACE, value, end))
+        pos = after.end()
+
+
+def _quote(text: str, what: str) -> str:
+    # RFC 3261 §25.1: quoted-pair cannot carry CR, LF or NUL; refuse rather than build a broken header.
+    if any(char in text for char in "\r\n\x00"):
+        raise DigestError(f"{what} contains CR, LF or NUL")
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+# -- the digest computation (RFC 7616 §3.4.1-§3.4.3) --------------------------------------------------
+
+def _split_algorithm(algorithm: str) -> tuple[str, bool]:
+    canonical = _CANONICAL.get(algorithm.lower())
+    if canonical is None:
+        raise DigestError(f"unsupported algorithm {algorithm}")
+    if canonical.endswith("-sess"):
+        return canonical[: -len("-sess")], True
+    return canonical, False
+
+
+def _utf8(text: str) -> bytes:
+    # surrogateescape gives back the original octets of text decoded with errors="surrogateescape".
+    return text.encode("utf-8", "surrogateescape")
+
+
+def _hex_digest(base_algorithm: str, data: bytes) -> str:
+    """H(data) of RFC 7616 §3.2 for ``MD5``/``SHA-256``/``SHA-512-256``: lower-case hex.
+
+    Every hash of this module goes through here (tests count the calls).
+    """
+    return hashlib.new(_HASH_NAMES[base_algorithm], data, usedforsecurity=False).hexdigest()
+
+
+def digest_response(
+    algorithm: str,
+    *,
+    username: str,
+    realm: str,
+    password: str,
+    method: str,
+    uri: str,
+    nonce: str,
+    qop: str | None,
+    nc: str = "",
+    cnonce: str = "",
+    body: bytes = b"",
+) -> str:
+    """The ``response`` value of RFC 7616 §3.4.1 (RFC 2069 §2.1.2 when ``qop`` is None).
+
+    A1 = username:realm:password (``-sess``: H(that):nonce:cnonce); A2 = method:uri (``auth-int``:
+    method:uri:H(body)); response = H(H(A1):nonce:nc:cnonce:qop:H(A2)), or H(H(A1):nonce:H(A2))
+    without qop.  Strings are hashed as UTF-8.  Raises :class:`DigestError` for an unknown algorithm.
+    """
+    base, session = _split_algorithm(algorithm)
+    ha1 = _hex_digest(base, _utf8(f"{username}:{realm}:{password}"))
+    if session:
+        ha1 = _hex_digest(base, _utf8(f"{ha1}:{nonce}:{cnonce}"))
+    a2 = f"{method}:{uri}"
+    if qop is not None and qop.lower() == "auth-int":
+        a2 += ":" + _hex_digest(base, body)
+    ha2 = _hex_digest(base, _utf8(a2))
+    if qop is None:
+        return _hex_digest(base, _utf8(f"{ha1}:{nonce}:{ha2}"))
+    return _hex_digest(base, _utf8(f"{ha1}:{nonce}:{nc}:{cnonce}:{qop}:{ha2}"))
+
+
+# -- server side ---------------------------------------------------------------------------------------
+
+class AuthStatus(enum.Enum):
+    """Outcome of :meth:`DigestChallenger.verify`."""
+
+    OK = "ok"
+    """The credentials are right: let the request through."""
+    STALE = "stale"
+    """The digest is right but the nonce is expired or already used: challenge again with stale=true."""
+    FAILED = "failed"
+    """Anything else: challenge again (without stale); count it towards a ban."""
+
+
+@dataclass(frozen=True, slots=True)
+class AuthResult:
+    """What :meth:`DigestChallenger.verify` found.
+
+    ``username`` is the name the client gave (for the log; it authenticated only when ``ok``);
+    ``reason`` is text for the log and must not be sent to the client, because it tells an unknown
+    user from a wrong password.
+    """
+
+    status: AuthStatus
+    username: str | None = None
+    reason: str = ""
+    algorithm: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the request is authenticated."""
+        return self.status is AuthStatus.OK
+
+    @property
+    def stale(self) -> bool:
+        """True when the answer is a new challenge with ``stale=true``."""
+        return self.status is AuthStatus.STALE
+
+
+class DigestChallenger:
+    """Issue digest challenges and verify the credentials that answer them (RFC 7616, RFC 8760).
+
+    ``algorithms`` are offered in the given order, one challenge each (the default puts SHA-256
+    first for RFC 8760 clients and keeps MD5 for phones that know nothing else); ``-sess`` variants
+    may be listed too.  ``qop`` is ``"auth"`` (RFC 8760 makes qop mandatory in SIP; a response
+    without it is refused) or None for the RFC 2069 form, where each nonce is then accepted once.
+    ``nonce_lifetime`` is in seconds of the clock that ``now`` comes from.  ``max_tracked_nonces``
+    bounds the replay memory; when it is full the oldest entries are dropped and every nonce at least
+    as old as them is answered STALE, so a dropped entry can never be replayed.
+    """
+
+    def __init__(
+        self,
+        realm: str,
+        secret: bytes,
+        *,
+        algorithms: Iterable[str] = ("SHA-256", "MD5"),
+        nonce_lifetime: float = 30.0,
+        qop: str | None = "auth",
+        max_tracked_nonces: int = 100_000,
+        random_bytes: Callable[[int], bytes] = os.urandom,
+    ) -> None:
+        if any(char in realm for char in "\r\n\x00"):
+            raise ValueError("realm contains CR, LF or NUL")
+        _utf8(realm)  # UnicodeEncodeError now rather than at the first challenge
+        if len(secret) < 16:
+            raise ValueError("the nonce secret must have at least 16 bytes")
+        offered: list[str] = []
+        for algorithm in algorithms:
+            canonical = _CANONICAL.get(algorithm.lower())
+            if canonical is None:
+                raise ValueError(f"unsupported digest algorithm {algorithm!r}; choose from {SUPPORTED_ALGORITHMS}")
+            if canonical not in offered:  # one challenge per realm and algorithm, as digest_check_auth()
+                offered.append(canonical)
+        if not offered:
+            raise ValueError("at least one digest algorithm is needed")
+        if qop is not None and qop.lower() != "auth":
+            raise ValueError("qop must be 'auth' or None")
+        if nonce_lifetime <= 0:
+            raise ValueError("nonce_lifetime must be positive")
+        if max_tracked_nonces < 1:
+            raise ValueError("max_tracked_nonces must be at least 1")
+        self.realm = realm
+        self.algorithms: tuple[str, ...] = tuple(offered)
+        self.nonce_lifetime = float(nonce_lifetime)
+        self.qop = None if qop is None else "auth"
+        self.max_tracked_nonces = max_tracked_nonces
+        self._secret = bytes(secret)
+        self._random_bytes = random_bytes
+        self._dummy_password = secrets.token_hex(16)
+        # nonce -> highest nonce-count accepted; heap of (issue time, nonce) to forget them in time order.
+        self._highest_nc: dict[str, int] = {}
+        self._issue_heap: list[tuple[float, str]] = []
+        self._dropped_until = float("-inf")  # issue time of the newest entry dropped for lack of room
+
+    # -- nonces ---------------------------------------------------------------------------------------
+
+    def _mac(self, algorithm: str, stamp: bytes, salt: bytes) -> bytes:
+        message = b"\x00".join((_NONCE_VERSION, _utf8(self.realm), algorithm.encode(), stamp + salt))
+        return hmac.new(self._secret, message, hashlib.sha256).digest()[:16]
+
+    def _new_nonce(self, algorithm: str, now: float) -> str:
+        stamp = struct.pack(">q", round(now * 1000))
+        salt = self._random_bytes(8)
+        if len(salt) != 8:
+            raise ValueError("random_bytes(8) must return 8 bytes")
+        raw = stamp + salt + self._mac(algorithm, stamp, salt)
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+    def _nonce_issued_at(self, nonce: str, algorithm: str) -> float | None:
+        """Issue time of a nonce this challenger made for ``algorithm``, or None."""
+        if _NONCE_SHAPE.fullmatch(nonce) is None:
+            return None
+        try:
+            raw = base64.urlsafe_b64decode(nonce + "=")
+        except (binascii.Error, ValueError):
+            return None
+        if len(raw) != _NONCE_RAW_LENGTH or base64.urlsafe_b64encode(raw).rstrip(b"=") != nonce.encode():
+            return None  # only the canonical spelling: one nonce, one replay-memory entry
+        stamp, salt, mac = raw[:8], raw[8:16], raw[16:]
+        if not hmac.compare_digest(mac, self._mac(algorithm, stamp, salt)):
+            return None
+        milliseconds: int = struct.unpack(">q", stamp)[0]
+        return milliseconds / 1000.0
+
+    # -- challenges -----------------------------------------------------------------------------------
+
+    def challenge(self, now: float, *, stale: bool = False) -> list[str]:
+        """The ``WWW-Authenticate`` (401) or ``Proxy-Authenticate`` (407) values, one per algorithm.
+
+        E.g. ``Digest realm="centralita", nonce="...", algorithm=SHA-256, qop="auth"`` then the MD5
+        one; ``stale=true`` is added after a STALE result (RFC 7616 §3.3).  Each carries a fresh nonce.
+        """
+        values = []
+        for algorithm in self.algorithms:
+            parts = [f"Digest realm={_quote(self.realm, 'realm')}", f'nonce="{self._new_nonce(algorithm, now)}"',
+                     f"algorithm={algorithm}"]
+            if self.qop is not None:
+                parts.append(f'qop="{self.qop}"')
+            if stale:
+                parts.append("stale=true")
+            values.append(", ".join(parts))
+        return values
+
+    # -- verification ---------------------------------------------------------------------------------
+
+    def verify(
+        self,
+        method: str,
+        credentials_header: str,
+        password_lookup: Callable[[str], str | None],
+        now: float,
+        *,
+        request_uri: str | None = None,
+    ) -> AuthResult:
+        """Check an ``Authorization`` / ``Proxy-Authorization`` value of a ``method`` request.
+
+        ``password_lookup(username)`` gives the user's password or None for an unknown user.  When
+        ``request_uri`` is given the credentials' ``uri`` must be exactly that text (RFC 7616 §3.4.6),
+        so credentials cannot be moved to another request target.  Never raises on hostile input.
+        """
+        try:
+            return self._verify(method, credentials_header, password_lookup, now, request_uri)
+        except DigestError as exc:
+            return AuthResult(AuthStatus.FAILED, reason=str(exc))
+        except UnicodeEncodeError:  # a lone surrogate that did not come from surrogateescape decoding
+            return AuthResult(AuthStatus.FAILED, reason="credentials are not valid UTF-8")
+
+    def _verify(
+        self,
+        method: str,
+        header: str,
+        password_lookup: Callable[[str], str | None],
+        now: float,
+        request_uri: str | None,
+    ) -> AuthResult:
+        scheme, params = parse_digest_header(header)
+        if scheme.lower() != "digest":
+            return AuthResult(AuthStatus.FAILED, reason=f"scheme {scheme} is not Digest")
+        username = params.get("username")
+        if "username*" in params:
+            return AuthResult(AuthStatus.FAILED, reason="username* (RFC 7616 §3.4.4) is not supported")
+        if params.get("userhash", "false").lower() != "false":
+            return AuthResult(AuthStatus.FAILED, username, "userhash was not offered")
+
+        def failed(reason: str) -> AuthResult:
+            return AuthResult(AuthStatus.FAILED, username, reason)
+
+        for required in ("username", "realm", "nonce", "uri", "response"):
+            if required not in params:
+                return failed(f"missing {required}")
+        user = params["username"]
+        if params["realm"] != self.realm:
+            return failed(f"realm {params['realm']!r} is not {self.realm!r}")
+        algorithm = _CANONICAL.get(params.get("algorithm", "MD5").lower())
+        if algorithm is None or algorithm not in self.algorithms:
+            return failed(f"algorithm {params.get('algorithm', 'MD5')} was not offered")
+
+        def result(status: AuthStatus, reason: str = "") -> AuthResult:
+            return AuthResult(status, username, reason, algorithm)
+
+        qop = params.get("qop")
+        nc_text = params.get("nc", "")
+        cnonce = params.get("cnonce", "")
+        if self.qop is None:
+            if qop is not None:
+                return result(AuthStatus.FAILED, "qop was not offered")
+            nc = 1  # RFC 2069: no nonce-count, so each nonce is good for one request
+        else:
+            if qop is None:
+                return result(AuthStatus.FAILED, "no qop (RFC 2069 response to a qop=auth challenge)")
+            if qop.lower() != self.qop:
+                return result(AuthStatus.FAILED, f"qop {qop} was not offered")
+            if not cnonce:
+                return result(AuthStatus.FAILED, "missing cnonce")
+            if _NONCE_COUNT.fullmatch(nc_text) is None:
+                return result(AuthStatus.FAILED, "nc is not 8 hex digits")
+            nc = int(nc_text, 16)
+            if nc == 0:
+                return result(AuthStatus.FAILED, "nc is zero")
+        response = params["response"].lower()
+        base = algorithm.removesuffix("-sess")
+        if len(response) != _DIGEST_HEX_LENGTH[base] or _LOWER_HEX.fullmatch(response) is None:
+            return result(AuthStatus.FAILED, "malformed response")
+        if request_uri is not None and params["uri"] != request_uri:
+            return result(AuthStatus.FAILED, "uri does not match the Request-URI")
+        nonce = params["nonce"]
+        issued = self._nonce_issued_at(nonce, algorithm)
+        if issued is None:
+            return result(AuthStatus.FAILED, "nonce was not issued here for this realm and algorithm")
+
+        # From here on an unknown user and a wrong password run the same code.
+        password = password_lookup(user)
+        known = password is not None
+        expected = digest_response(
+            algorithm, username=user, realm=self.realm,
+            password=password if password is not None else self._dummy_password,
+            method=method, uri=params["uri"], nonce=nonce, qop=qop, nc=nc_text, cnonce=cnonce,
+        )
+        matches = hmac.compare_digest(expected.encode(), response.encode())
+        if not (known and matches):
+            return result(AuthStatus.FAILED, "wrong password" if known else "unknown user")
+
+        self._forget_expired(now)
+        age = now - issued
+        if age > self.nonce_lifetime or age < -self.nonce_lifetime:
+            return result(AuthStatus.STALE, f"nonce expired ({age:.1f} s old)")
+        highest = self._highest_nc.get(nonce)
+        if highest is None and issued <= self._dropped_until:
+            return result(AuthStatus.STALE, "nonce too old for the replay memory")
+        if highest is not None and nc <= highest:
+            return result(AuthStatus.STALE, f"nonce count {nc:08x} replayed (highest seen {highest:08x})")
+        if highest is None:
+            self._track(nonce, issued)
+        self._highest_nc[nonce] = nc
+        return result(AuthStatus.OK)
+
+    # -- replay memory --------------------------------------------------------------------------------
+
+    def _track(self, nonce: str, issued: float) -> None:
+        while len(self._highest_nc) >= self.max_tracked_nonces and self._issue_heap:
+            oldest_issued, oldest = heapq.heappop(self._issue_heap)
+            del self._highest_nc[oldest]
+            if self._dropped_until == float("-inf"):
+                log.warning("digest replay memory full (%d nonces): dropping the oldest; older nonces get "
+                            "stale=true", self.max_tracked_nonces)
+            self._dropped_until = max(self._dropped_until, oldest_issued)
+        heapq.heappush(self._issue_heap, (issued, nonce))
+
+    def _forget_expired(self, now: float) -> None:
+        # An entry is needed while its nonce is fresh (age <= nonce_lifetime); after that it is stale anyway.
+        while self._issue_heap and now - self._issue_heap[0][0] > self.nonce_lifetime:
+            _, nonce = heapq.heappop(self._issue_heap)
+            del self._highest_nc[nonce]
+
+    @property
+    def tracked_nonces(self) -> int:
+        """How many nonces the replay memory holds now."""
+        return len(self._highest_nc)
+
+
+# -- client side ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class DigestChallenge:
+    """One parsed ``WWW-Authenticate`` / ``Proxy-Authenticate`` Digest challenge (RFC 7616 §3.3).
+
+    ``algorithm`` is in canonical spelling when supported (``md5`` -> ``MD5``), else as received;
+    ``qop`` holds the offered qop values lower-cased, empty for an RFC 2069 challenge.
+    """
+
+    realm: str
+    nonce: str
+    algorithm: str = "MD5"
+    qop: tuple[str, ...] = ()
+    opaque: str | None = None
+    stale: bool = False
+    userhash: bool = False
+
+    @classmethod
+    def parse(cls, header: str) -> DigestChallenge:
+        """Parse a challenge value; raises :class:`DigestError` when it is not a usable Digest one."""
+        scheme, params = parse_digest_header(header)
+        if scheme.lower() != "digest":
+            raise DigestError(f"scheme {scheme} is not Digest")
+        for required in ("realm", "nonce"):
+            if required not in params:
+                raise DigestError(f"challenge without {required}")
+        algorithm = params.get("algorithm", "MD5")
+        qop = tuple(option.strip().lower() for option in params.get("qop", "").split(",") if option.strip())
+        return cls(
+            realm=params["realm"],
+            nonce=params["nonce"],
+            algorithm=_CANONICAL.get(algorithm.lower(), algorithm),
+            qop=qop,
+            opaque=params.get("opaque"),
+            stale=params.get("stale", "false").lower() == "true",
+            userhash=params.get("userhash", "false").lower() == "true",
+        )
+
+    @property
+    def supported(self) -> bool:
+        """Whether :func:`digest_credentials` can answer this challenge."""
+        if self.algorithm not in SUPPORTED_ALGORITHMS:
+            return False
+        if self.qop:
+            return "auth" in self.qop or "auth-int" in self.qop
+        return not self.algorithm.endswith("-sess")  # -sess needs a cnonce, which needs qop
+
+
+def choose_challenge(challenges: Iterable[str]) -> str | None:
+    """The first challenge value (in header order) that this module can answer, or None.
+
+    RFC 8760 (UAC behaviour): the UAS lists its preferred algorithm first and the UAC uses the topmost
+    one it supports.  Values that are not Digest or do not parse are skipped.
+    """
+    for header in challenges:
+        try:
+            if DigestChallenge.parse(header).supported:
+                return header
+        except DigestError:
+            continue
+    return None
+
+
+def digest_credentials(
+    challenge_header: str | DigestChallenge,
+    *,
+    method: str,
+    uri: str,
+    username: str,
+    password: str,
+    body: bytes = b"",
+    cnonce: str | None = None,
+    nc: int = 1,
+) -> str:
+    """The ``Authorization`` / ``Proxy-Authorization`` value answering a 401/407 challenge.
+
+    ``uri`` is the Request-URI of the request being sent (RFC 3261 §22.4) and ``body`` its body (used
+    for qop=auth-int only).  qop=auth is preferred when offered, then auth-int; with no qop the RFC
+    2069 form is sent (no cnonce/nc).  ``cnonce`` defaults to 128 random bits; ``nc`` is the count of
+    requests already sent with this nonce, starting at 1.  With ``userhash=true`` in the challenge
+    the username is sent hashed (RFC 7616 §3.4.4).  Raises :class:`DigestError` when the challenge
+    cannot be answered.
+    """
+    challenge = (
+        challenge_header if isinstance(challenge_header, DigestChallenge) else DigestChallenge.parse(challenge_header)
+    )
+    if challenge.algorithm not in SUPPORTED_ALGORITHMS:
+        raise DigestError(f"unsupported algorithm {challenge.algorithm}")
+    if not 1 <= nc <= 0xFFFFFFFF:
+        raise DigestError("nc must be between 1 and 0xffffffff")
+    qop: str | None
+    if not challenge.qop:
+        qop = None
+        if challenge.algorithm.endswith("-sess"):
+            raise DigestError(f"{challenge.algorithm} without qop cannot be answered (no cnonce)")
+    elif "auth" in challenge.qop:
+        qop = "auth"
+    elif "auth-int" in challenge.qop:
+        qop = "auth-int"
+    else:
+        raise DigestError(f"no supported qop in {','.join(challenge.qop)}")
+    nc_text = f"{nc:08x}" if qop is not None else ""
+    if qop is not None and cnonce is None:
+        cnonce = secrets.token_hex(16)
+    cnonce_text = cnonce if qop is not None and cnonce is not None else ""
+    response = digest_response(
+        challenge.algorithm, username=username, realm=challenge.realm, password=password, method=method,
+        uri=uri, nonce=challenge.nonce, qop=qop, nc=nc_text, cnonce=cnonce_text, body=body,
+    )
+    shown_username = username
+    if challenge.userhash:
+        base, _ = _split_algorithm(challenge.algorithm)
+        shown_username = _hex_digest(base, _utf8(f"{username}:{challenge.realm}"))
+    parts = [
+        f"Digest username={_quote(shown_username, 'username')}",
+        f"realm={_quote(challenge.realm, 'realm')}",
+        f"nonce={_quote(challenge.nonce, 'nonce')}",
+        f"uri={_quote(uri, 'uri')}",
+        f'response="{response}"',
+        f"algorithm={challenge.algorithm}",
+    ]
+    if qop is not None:
+        parts.append(f"cnonce={_quote(cnonce_text, 'cnonce')}")
+    if challenge.opaque is not None:
+        parts.append(f"opaque={_quote(challenge.opaque, 'opaque')}")
+    if qop is not None:
+        parts.append(f"qop={qop}")
+        parts.append(f"nc={nc_text}")
+    if challenge.userhash:
+        parts.append("userhash=true")
+    return ", ".join(parts)

@@ -1,0 +1,783 @@
+"""INVITE sessions of the SIP endpoint: answering and placing calls, and what happens inside a dialog.
+
+A mixin of :class:`core.sip.endpoint.SipEndpoint` (it uses the endpoint's transaction layer, timers,
+event queue and authentication).  RFC 3261 sections 13-15 for the INVITE itself, RFC 3262 (PRACK),
+RFC 3311 (UPDATE), RFC 4028 (session timers), RFC 3515 (REFER), RFC 3326 (Reason) and the SIP INFO DTMF
+conventions (``application/dtmf-relay``, ``application/dtmf``, ``application/hook-flash``).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from typing import TYPE_CHECKING
+
+from core.callerid import CallerId
+from core.causes import HangupCause
+from core.sip.causes import cause_from_status, reason_header, status_from_cause
+from core.sip.dialog import Dialog, DialogId, DialogState, build_request
+from core.sip.headers import Headers
+from core.sip.message import NameAddr, SipRequest, SipResponse, SipUri, make_response, new_branch, new_tag
+from core.sip.session import (
+    CallAnswered,
+    CallEnded,
+    CallFailed,
+    CallProgress,
+    CallState,
+    DtmfReceived,
+    FlashReceived,
+    IncomingCall,
+    ReinviteAnswered,
+    ReinviteReceived,
+    SipCall,
+    TransferRequested,
+)
+
+if TYPE_CHECKING:
+    from collections import deque
+
+    from core.sip.session import SipEvent
+    from core.sip.settings import EndpointSettings, SipTrunkSettings, SipUserSettings
+    from core.sip.timers import TimerQueue
+    from core.sip.transaction import ClientTransaction, ServerTransaction, TransactionLayer
+    from core.sip.transaction_messages import Transport
+
+log = logging.getLogger("centralita.sip")
+
+Address = tuple[str, int]
+
+_SIGNAL = re.compile(r"^\s*signal\s*=\s*(\S+)", re.IGNORECASE | re.MULTILINE)
+_DURATION = re.compile(r"^\s*duration\s*=\s*(\d+)", re.IGNORECASE | re.MULTILINE)
+_DTMF_NAMES = {"10": "*", "11": "#", "12": "A", "13": "B", "14": "C", "15": "D"}
+
+
+class CallHandling:
+    """The INVITE-session half of the endpoint."""
+
+    if TYPE_CHECKING:  # what the endpoint provides (SipEndpoint mixes this class in)
+        tx: TransactionLayer
+        settings: EndpointSettings
+        timers: TimerQueue
+        events: deque[SipEvent]
+        users: dict[str, SipUserSettings]
+        trunks: dict[str, SipTrunkSettings]
+        trunk_sources: dict[str, SipTrunkSettings]
+
+        def respond(self, transaction: ServerTransaction, request: SipRequest, status: int, now: float, *,
+                    reason: str | None = None, to_tag: str | None = None,
+                    headers: tuple[tuple[str, str], ...] = ()) -> SipResponse: ...
+
+        def send_direct(self, message: SipRequest | SipResponse, destination: Address,
+                        transport: Transport) -> None: ...
+
+        def local_contact(self, user: str = "centralita", transport: Transport = "udp") -> str: ...
+
+        def authenticate(self, transaction: ServerTransaction, request: SipRequest, source: Address,
+                         now: float) -> SipUserSettings | None: ...
+
+    def __init__(self) -> None:
+        self.calls: dict[DialogId, SipCall] = {}
+        self.pending_uas: dict[int, SipCall] = {}       # id(server transaction) -> call, before the dialog
+        self.by_client: dict[int, SipCall] = {}         # id(client transaction) -> call
+        self.live_calls: dict[int, SipCall] = {}        # handle -> call
+
+    # ================================================================================ UAS: incoming ===
+
+    def on_new_invite(self, transaction: ServerTransaction, request: SipRequest, source: Address,
+                      transport: Transport, now: float) -> None:
+        """An INVITE outside a dialog: who is it (trunk, phone, guest), then a new call for the driver."""
+        trunk = self.trunk_sources.get(source[0])
+        user = None
+        context: str | None
+        if trunk is not None:
+            context = trunk.context
+        else:
+            from_user = request.from_.uri.user or ""
+            if self.settings.guest_context is not None and from_user not in self.users and \
+                    request.header("Authorization") is None and request.header("Proxy-Authorization") is None:
+                context = self.settings.guest_context
+            else:
+                user = self.authenticate(transaction, request, source, now)
+                if user is None:
+                    return
+                context = user.context
+        expires = request.header("Session-Expires")
+        session_expires = None
+        if expires is not None:
+            session_expires = _leading_int(expires)
+            if session_expires is not None and session_expires < self.settings.min_se:
+                self.respond(transaction, request, 422, now, headers=(("Min-SE", str(self.settings.min_se)),))
+                return
+        caller = CallerId(request.from_.uri.user or "", request.from_.display_name or "")
+        if user is not None and user.callerid is not None:
+            caller = user.callerid
+        call = SipCall(role="uas", invite=request, transport=transport, peer=source, state=CallState.INCOMING,
+                       server_transaction=transaction, local_tag=new_tag(), remote_sdp=_sdp_of(request),
+                       user=user.name if user else None, trunk=trunk.name if trunk else None,
+                       context=context, caller=caller, dnid=request.uri.user or "s",
+                       session_expires=session_expires)
+        self.pending_uas[id(transaction)] = call
+        self.live_calls[call.handle] = call
+        self.events.append(IncomingCall(call))
+
+    def _uas_dialog(self, call: SipCall) -> Dialog:
+        if call.dialog is None:
+            call.dialog = Dialog.as_uas(call.invite, call.local_tag, local_contact=self.local_contact(),
+                                        transport=call.transport, via_host=_via_host(self.settings.host),
+                                        via_port=self.settings.port)
+            self.calls[call.dialog.id] = call
+        return call.dialog
+
+    def ring(self, call: SipCall, now: float, *, status: int = 180, sdp: bytes | None = None) -> None:
+        """Send a provisional with our tag (180 Ringing, or 183 Session Progress with early media).
+
+        When the INVITE requires 100rel (RFC 3262) the provisional is reliable: it carries RSeq, is
+        retransmitted until its PRACK, and the next one waits for that PRACK.
+        """
+        if call.role != "uas" or call.state not in (CallState.INCOMING, CallState.EARLY) or call.ended:
+            return
+        self._uas_dialog(call)
+        headers: list[tuple[str, str]] = [("Contact", self.local_contact())]
+        reliable = "100rel" in _tokens(call.invite.header_values("Require"))
+        if reliable:
+            if call.prack_pending is not None:
+                return  # RFC 3262 section 3: no new reliable provisional before the PRACK of the last
+            call.rseq = call.rseq + 1 if call.rseq else 1
+            headers += [("Require", "100rel"), ("RSeq", str(call.rseq))]
+        if sdp is not None:
+            headers.append(("Content-Type", "application/sdp"))
+        response = self._uas_response(call, status, headers, sdp)
+        call.state = CallState.EARLY
+        assert call.server_transaction is not None
+        self.tx.send_response(call.server_transaction, response, now)
+        if reliable:
+            call.prack_pending = response
+            call.prack_interval = self.settings.t1
+            call.prack_deadline = now + 64 * self.settings.t1
+            self._arm_prack_retransmit(call, response, now + self.settings.t1)
+
+    def _arm_prack_retransmit(self, call: SipCall, response: SipResponse, when: float) -> None:
+        def fire(now: float) -> None:
+            if call.prack_pending is not response or call.ended:
+                return
+            if call.prack_deadline is not None and now >= call.prack_deadline:
+                # RFC 3262 section 3: no PRACK in 64*T1: reject the INVITE with a 5xx.
+                call.prack_pending = None
+                self.reject(call, HangupCause.RECOVERY_ON_TIMER_EXPIRE, now, status=504)
+                self.events.append(CallEnded(call, HangupCause.RECOVERY_ON_TIMER_EXPIRE))
+                return
+            if call.server_transaction is not None and call.transport == "udp":
+                self.send_direct(response, call.peer, call.transport)
+            call.prack_interval = min(call.prack_interval * 2, self.settings.t2)
+            self._arm_prack_retransmit(call, response, now + call.prack_interval)
+
+        self.timers.call_at(when, fire)
+
+    def answer(self, call: SipCall, sdp: bytes | None, now: float) -> None:
+        """Send the 2xx; it is retransmitted until the ACK comes (section 13.3.1.4)."""
+        if call.role != "uas" or call.state not in (CallState.INCOMING, CallState.EARLY) or call.ended:
+            return
+        dialog = self._uas_dialog(call)
+        headers: list[tuple[str, str]] = [("Contact", self.local_contact()), ("Allow", _allow()),
+                                          ("Supported", "timer, replaces")]
+        if call.session_expires:
+            uac_supports = "timer" in _tokens(call.invite.header_values("Supported"))
+            refresher = "uac" if uac_supports else "uas"
+            call.we_refresh = refresher == "uas"
+            headers.append(("Session-Expires", f"{call.session_expires};refresher={refresher}"))
+            if uac_supports:
+                headers.append(("Require", "timer"))
+        if sdp is not None:
+            headers.append(("Content-Type", "application/sdp"))
+        response = self._uas_response(call, 200, headers, sdp)
+        call.local_sdp = sdp
+        call.final_response = response
+        call.state = CallState.ANSWERED
+        dialog.state = DialogState.CONFIRMED
+        assert call.server_transaction is not None
+        self.tx.send_response(call.server_transaction, response, now)
+        self.pending_uas.pop(id(call.server_transaction), None)
+        call.retransmit_interval = self.settings.t1
+        call.ack_deadline = now + 64 * self.settings.t1
+        self._arm_retransmit(call, now + self.settings.t1)
+        self._arm_session_timer(call, now)
+
+    def _uas_response(self, call: SipCall, status: int, headers: list[tuple[str, str]],
+                      body: bytes | None) -> SipResponse:
+        response = make_response(call.invite, status, to_tag=call.local_tag)
+        for name, value in headers:
+            response.add_header(name, value)
+        response.add_header("Server", self.settings.user_agent)
+        if body is not None:
+            response.body = body
+        return response
+
+    def _arm_retransmit(self, call: SipCall, when: float) -> None:
+        def fire(now: float) -> None:
+            if call.state is not CallState.ANSWERED or call.final_response is None:
+                return
+            if call.ack_deadline is not None and now >= call.ack_deadline:
+                log.warning("no ACK for the 200 OK of %s: ending the call", call.call_id)
+                self._send_bye(call, HangupCause.RECOVERY_ON_TIMER_EXPIRE, now)
+                self._ended(call, HangupCause.RECOVERY_ON_TIMER_EXPIRE)
+                return
+            self.send_direct(call.final_response, call.peer, call.transport)
+            call.retransmit_interval = min(call.retransmit_interval * 2, self.settings.t2)
+            self._arm_retransmit(call, now + call.retransmit_interval)
+
+        if call.transport == "udp":
+            self.timers.call_at(when, fire)
+        else:
+            # Reliable transports: no retransmission, but the ACK must still come within 64*T1.
+            self.timers.call_at(call.ack_deadline or when, fire)
+
+    def reject(self, call: SipCall, cause: HangupCause, now: float, *, status: int | None = None) -> None:
+        """A final non-2xx for an incoming call that was not answered (with a Reason header)."""
+        if call.role != "uas" or call.state not in (CallState.INCOMING, CallState.EARLY):
+            return
+        status = status or status_from_cause(cause)
+        response = self._uas_response(call, status, [("Reason", reason_header(cause))], None)
+        assert call.server_transaction is not None
+        self.tx.send_response(call.server_transaction, response, now)
+        self.pending_uas.pop(id(call.server_transaction), None)
+        self._ended(call, cause, notify=False)
+
+    def on_cancel(self, transaction: ServerTransaction, cancel: SipRequest, now: float) -> None:
+        """CANCEL matched a pending INVITE: 487 to the INVITE, and the call is over (section 9.2)."""
+        call = self.pending_uas.pop(id(transaction), None)
+        if call is None or call.state not in (CallState.INCOMING, CallState.EARLY):
+            return
+        response = self._uas_response(call, 487, [], None)
+        self.tx.send_response(transaction, response, now)
+        cause = cause_from_status(487, cancel.header("Reason"))
+        self._ended(call, cause)
+
+    def on_ack(self, request: SipRequest, now: float) -> None:
+        """The ACK for our 2xx: stop retransmitting; a late offer's answer may be in it."""
+        call = self.calls.get((request.call_id, request.to.tag or "", request.from_.tag or ""))
+        if call is None or call.state is not CallState.ANSWERED:
+            return
+        call.state = CallState.CONFIRMED
+        call.final_response = None
+        body = _sdp_of(request)
+        if body is not None:
+            call.remote_sdp = body
+
+    # ================================================================================ UAC: outgoing ===
+
+    def invite(self, *, uri: SipUri, destination: Address, from_user: str, from_display: str = "",
+               from_host: str | None = None, to_uri: SipUri | None = None, sdp: bytes | None, now: float,
+               transport: Transport = "udp", trunk: str | None = None, user: str | None = None,
+               extra_headers: tuple[tuple[str, str], ...] = ()) -> SipCall:
+        """Place a call: the INVITE goes to ``destination``; progress arrives as events."""
+        host = from_host or _via_host(self.settings.host)
+        tag = new_tag()
+        display = f'"{_quote(from_display)}" ' if from_display else ""
+        from_value = f"{display}<sip:{from_user}@{host}>;tag={tag}"
+        to_value = f"<{to_uri or uri}>"
+        call_id = f"{secrets.token_hex(12)}@{_via_host(self.settings.host)}"
+        headers: list[tuple[str, str]] = [
+            ("Via", self._via(transport)),
+            ("Max-Forwards", "70"),
+            ("From", from_value),
+            ("To", to_value),
+            ("Call-ID", call_id),
+            ("CSeq", "1 INVITE"),
+            ("Contact", self.local_contact(from_user, transport)),
+            ("Allow", _allow()),
+            ("Supported", "timer, replaces"),
+            ("User-Agent", self.settings.user_agent),
+            *extra_headers,
+        ]
+        if sdp is not None:
+            headers.append(("Content-Type", "application/sdp"))
+        request = build_request("INVITE", uri, headers, sdp or b"")
+        transaction = self.tx.send_request(request, destination, transport, now)
+        call = SipCall(role="uac", invite=request, transport=transport, peer=destination,
+                       state=CallState.CALLING, client_transaction=transaction, local_tag=tag, local_sdp=sdp,
+                       trunk=trunk, user=user, dnid=uri.user or "")
+        self.by_client[id(transaction)] = call
+        self.live_calls[call.handle] = call
+        return call
+
+    def _via(self, transport: Transport) -> str:
+        return f"SIP/2.0/{transport.upper()} {_via_host(self.settings.host)}:{self.settings.port};" \
+               f"branch={new_branch()};rport"
+
+    def on_call_response(self, transaction: object, response: SipResponse, now: float) -> bool:
+        """Route a response to the call it belongs to; False when it is not a call's."""
+        call = self.by_client.get(id(transaction))
+        if call is None:
+            return False
+        method = response.cseq.method
+        if method == "INVITE" and transaction is call.client_transaction:
+            self._invite_response(call, response, now)
+        elif method == "INVITE" and transaction is call.reinvite_transaction:
+            self._reinvite_response(call, response, now)
+        elif method == "BYE" and response.status >= 200:
+            self.by_client.pop(id(transaction), None)
+            call.state = CallState.TERMINATED
+            self._forget(call)
+        elif method in ("INFO", "PRACK", "UPDATE", "NOTIFY", "CANCEL") and response.status >= 200:
+            self.by_client.pop(id(transaction), None)
+        return True
+
+    def _invite_response(self, call: SipCall, response: SipResponse, now: float) -> None:
+        status = response.status
+        tag = response.to.tag or ""
+        if status < 200:
+            if status == 100:
+                return
+            if tag and tag not in call.early_dialogs:
+                dialog = Dialog.as_uac(call.invite, response, local_contact=self.local_contact(),
+                                       transport=call.transport, via_host=_via_host(self.settings.host),
+                                       via_port=self.settings.port)
+                call.early_dialogs[tag] = dialog
+                self.calls[dialog.id] = call
+            if call.cancel_pending:
+                call.cancel_pending = False
+                self._send_cancel(call, now)
+                return
+            if call.state is CallState.CALLING:
+                call.state = CallState.EARLY
+            if "100rel" in _tokens(response.header_values("Require")) and tag:
+                self._send_prack(call, call.early_dialogs[tag], response, now)
+            body = _sdp_of(response)
+            if body is not None:
+                call.remote_sdp = body
+            if not call.ended:
+                self.events.append(CallProgress(call, status, body))
+            return
+        if 200 <= status < 300:
+            early = call.early_dialogs.get(tag)
+            if early is not None:
+                dialog = early
+            else:
+                dialog = Dialog.as_uac(call.invite, response, local_contact=self.local_contact(),
+                                       transport=call.transport, via_host=_via_host(self.settings.host),
+                                       via_port=self.settings.port)
+                self.calls[dialog.id] = call
+            dialog.update_from_response(response)
+            ack = dialog.create_request("ACK", cseq=call.invite.cseq.number)
+            self.send_direct(ack, call.peer, call.transport)
+            if call.dialog is not None and call.dialog.remote_tag != tag:
+                # A second 2xx from another fork: confirm it, then end it (section 13.2.2.4).
+                bye = dialog.create_request("BYE")
+                self._send_in_dialog(call, bye, now)
+                return
+            if call.dialog is not None:
+                return  # a retransmitted 2xx: the ACK went out again
+            call.dialog = dialog
+            if call.state is CallState.TERMINATING or call.ended:
+                # We hung up (CANCEL) but the 2xx won the race: the call must still be ended with BYE.
+                self._send_bye(call, call.cancel_cause, now)
+                return
+            call.state = CallState.CONFIRMED
+            body = _sdp_of(response)
+            call.remote_sdp = body if body is not None else call.remote_sdp
+            self._session_timer_from_response(call, response, now)
+            self.events.append(CallAnswered(call, body))
+            return
+        # Final failure.
+        if status in (401, 407) and call.trunk and call.auth_attempts == 0:
+            if self._retry_with_credentials(call, response, now):
+                return
+        self.by_client.pop(id(call.client_transaction), None)
+        was_ended = call.ended
+        call.state = CallState.TERMINATED
+        self._forget(call)
+        if not was_ended:
+            call.ended = True
+            cause = cause_from_status(status, response.header("Reason"))
+            self.events.append(CallFailed(call, status, response.reason, cause))
+
+    def _retry_with_credentials(self, call: SipCall, response: SipResponse, now: float) -> bool:
+        trunk = self.trunks.get(call.trunk or "")
+        if trunk is None or not trunk.secret:
+            return False
+        challenge = response.header("WWW-Authenticate" if response.status == 401 else "Proxy-Authenticate")
+        if challenge is None:
+            return False
+        from core.sip.auth import digest_credentials
+
+        old = call.invite
+        try:
+            credentials = digest_credentials(challenge, method="INVITE", uri=str(old.uri),
+                                             username=trunk.username or trunk.name, password=trunk.secret,
+                                             body=old.body)
+        except ValueError as exc:
+            log.warning("trunk %s: cannot answer the challenge: %s", trunk.name, exc)
+            return False
+        header = "Authorization" if response.status == 401 else "Proxy-Authorization"
+        request = SipRequest(old.method, old.uri, Headers(list(old.headers)), old.body)
+        request.set_header("Via", self._via(call.transport))
+        request.set_header("CSeq", f"{old.cseq.number + 1} INVITE")
+        request.set_header(header, credentials)
+        call.invite = request
+        call.auth_attempts += 1
+        self.by_client.pop(id(call.client_transaction), None)
+        transaction = self.tx.send_request(request, call.peer, call.transport, now)
+        call.client_transaction = transaction
+        self.by_client[id(transaction)] = call
+        return True
+
+    def on_call_timeout(self, transaction: object, now: float) -> bool:
+        """A client transaction of a call timed out (Timer B/F): the call failed with 408."""
+        call = self.by_client.pop(id(transaction), None)
+        if call is None:
+            return False
+        if transaction is call.client_transaction and call.state in (CallState.CALLING, CallState.EARLY):
+            call.state = CallState.TERMINATED
+            self._forget(call)
+            if not call.ended:
+                call.ended = True
+                self.events.append(CallFailed(call, 408, "Request Timeout", HangupCause.RECOVERY_ON_TIMER_EXPIRE))
+        elif call.state is CallState.TERMINATING:
+            call.state = CallState.TERMINATED
+            self._forget(call)
+        return True
+
+    # ============================================================================ ending a call leg ===
+
+    def hangup(self, call: SipCall, cause: HangupCause, now: float) -> None:
+        """End our side: a final response, a CANCEL or a BYE, whatever the state calls for."""
+        if call.ended and call.state in (CallState.TERMINATED, CallState.TERMINATING):
+            return
+        state = call.state
+        if call.role == "uas" and state in (CallState.INCOMING, CallState.EARLY):
+            self.reject(call, cause, now)
+            return
+        if call.role == "uac" and state in (CallState.CALLING, CallState.EARLY):
+            call.ended = True
+            call.cancel_cause = cause
+            if call.early_dialogs or state is CallState.EARLY:
+                self._send_cancel(call, now)
+            else:
+                call.cancel_pending = True  # CANCEL only after a provisional (section 9.1)
+            call.state = CallState.TERMINATING
+            return
+        if state in (CallState.ANSWERED, CallState.CONFIRMED):
+            call.ended = True
+            self._send_bye(call, cause, now)
+
+    def _send_cancel(self, call: SipCall, now: float) -> None:
+        assert call.client_transaction is not None
+        cancel = self.tx.cancel(call.client_transaction, now)
+        self.by_client[id(cancel)] = call
+
+    def _send_bye(self, call: SipCall, cause: HangupCause, now: float) -> None:
+        if call.dialog is None:
+            return
+        bye = call.dialog.create_request("BYE", extra_headers=(("Reason", reason_header(cause)),))
+        call.state = CallState.TERMINATING
+        call.final_response = None
+        self._send_in_dialog(call, bye, now)
+
+    def _send_in_dialog(self, call: SipCall, request: SipRequest, now: float) -> ClientTransaction:
+        transaction = self.tx.send_request(request, call.peer, call.transport, now)
+        self.by_client[id(transaction)] = call
+        return transaction
+
+    def _ended(self, call: SipCall, cause: HangupCause, *, notify: bool = True) -> None:
+        already = call.ended
+        call.ended = True
+        call.state = CallState.TERMINATED
+        self._forget(call)
+        if notify and not already:
+            self.events.append(CallEnded(call, cause))
+
+    def _forget(self, call: SipCall) -> None:
+        if call.state is not CallState.TERMINATED:
+            return
+        for dialog in [call.dialog, *call.early_dialogs.values()]:
+            if dialog is not None:
+                self.calls.pop(dialog.id, None)
+        if call.server_transaction is not None:
+            self.pending_uas.pop(id(call.server_transaction), None)
+        self.live_calls.pop(call.handle, None)
+
+    # ========================================================================== inside a dialog ===
+
+    def on_in_dialog_request(self, transaction: ServerTransaction, request: SipRequest,
+                             source: Address, transport: Transport, now: float) -> None:
+        """BYE, re-INVITE, UPDATE, INFO, PRACK, REFER, OPTIONS, NOTIFY within a dialog (section 12.2.2)."""
+        key = (request.call_id, request.to.tag or "", request.from_.tag or "")
+        call = self.calls.get(key)
+        if call is None:
+            self.respond(transaction, request, 481, now)
+            return
+        dialog = call.dialog or call.early_dialogs.get(request.from_.tag or "")
+        if dialog is not None and not dialog.accept_request(request):
+            self.respond(transaction, request, 500, now, reason="Server Internal Error - CSeq out of order")
+            return
+        method = request.method
+        if method == "BYE":
+            self.respond(transaction, request, 200, now)
+            cause = cause_from_status(200, request.header("Reason")) if request.header("Reason") else \
+                HangupCause.NORMAL_CLEARING
+            if call.role == "uas" and call.state in (CallState.INCOMING, CallState.EARLY):
+                # BYE before our final response (early dialog): finish the INVITE with 487.
+                self.reject(call, HangupCause.NORMAL_CLEARING, now, status=487)
+            self._ended(call, cause)
+        elif method == "INVITE":
+            self._on_reinvite(call, transaction, request, now)
+        elif method == "UPDATE":
+            self._on_update(call, transaction, request, now)
+        elif method == "INFO":
+            self._on_info(call, transaction, request, now)
+        elif method == "PRACK":
+            self._on_prack(call, transaction, request, now)
+        elif method == "REFER":
+            self._on_refer(call, transaction, request, now)
+        elif method in ("OPTIONS", "NOTIFY"):
+            self.respond(transaction, request, 200, now)
+        else:
+            self.respond(transaction, request, 405, now)
+
+    def _on_reinvite(self, call: SipCall, transaction: ServerTransaction, request: SipRequest,
+                     now: float) -> None:
+        if call.pending_reinvite is not None or call.reinvite_transaction is not None:
+            self.respond(transaction, request, 491, now)
+            return
+        self._refresh_session(call, request, now)
+        call.pending_reinvite = transaction
+        call.pending_reinvite_request = request
+        body = _sdp_of(request)
+        if body is not None:
+            call.remote_sdp = body
+        self.events.append(ReinviteReceived(call, body))
+
+    def answer_reinvite(self, call: SipCall, status: int, sdp: bytes | None, now: float) -> None:
+        """Answer the re-INVITE announced by :class:`ReinviteReceived` (2xx with our SDP, or an error)."""
+        transaction, request = call.pending_reinvite, call.pending_reinvite_request
+        if transaction is None or request is None or call.dialog is None:
+            return
+        call.pending_reinvite = call.pending_reinvite_request = None
+        response = make_response(request, status, to_tag=call.dialog.local_tag)
+        response.add_header("Contact", self.local_contact())
+        if call.session_expires and 200 <= status < 300:
+            refresher = "uas" if call.we_refresh else "uac"
+            response.add_header("Session-Expires", f"{call.session_expires};refresher={refresher}")
+        if sdp is not None and 200 <= status < 300:
+            response.add_header("Content-Type", "application/sdp")
+            response.body = sdp
+            call.local_sdp = sdp
+        self.tx.send_response(transaction, response, now)
+        if 200 <= status < 300 and call.transport == "udp":
+            # A 2xx to a re-INVITE is retransmitted until its ACK too.
+            call.final_response = response
+            call.state = CallState.ANSWERED
+            call.retransmit_interval = self.settings.t1
+            call.ack_deadline = now + 64 * self.settings.t1
+            self._arm_retransmit(call, now + self.settings.t1)
+
+    def reinvite(self, call: SipCall, sdp: bytes | None, now: float) -> bool:
+        """Send a re-INVITE with a new offer (hold, unhold, pass-through); False if one is pending."""
+        if call.dialog is None or call.reinvite_transaction is not None or call.pending_reinvite is not None:
+            return False
+        headers: tuple[tuple[str, str], ...] = (("Allow", _allow()),)
+        request = call.dialog.create_request("INVITE", body=sdp or b"",
+                                             content_type="application/sdp" if sdp is not None else None,
+                                             extra_headers=headers)
+        call.reinvite_transaction = self._send_in_dialog(call, request, now)
+        call.local_sdp = sdp if sdp is not None else call.local_sdp
+        return True
+
+    def _reinvite_response(self, call: SipCall, response: SipResponse, now: float) -> None:
+        if response.status < 200:
+            return
+        call.reinvite_transaction = None
+        self.by_client = {k: v for k, v in self.by_client.items() if v is not call or k != id(response)}
+        if 200 <= response.status < 300 and call.dialog is not None:
+            ack = call.dialog.create_request("ACK", cseq=response.cseq.number)
+            self.send_direct(ack, call.peer, call.transport)
+            body = _sdp_of(response)
+            if body is not None:
+                call.remote_sdp = body
+            self._session_timer_from_response(call, response, now)
+            self.events.append(ReinviteAnswered(call, response.status, body))
+        else:
+            self.events.append(ReinviteAnswered(call, response.status, None))
+            if response.status in (408, 481):
+                self._send_bye(call, HangupCause.NORMAL_TEMPORARY_FAILURE, now)
+                self._ended(call, HangupCause.NORMAL_TEMPORARY_FAILURE)
+
+    def _on_update(self, call: SipCall, transaction: ServerTransaction, request: SipRequest,
+                   now: float) -> None:
+        self._refresh_session(call, request, now)
+        headers: list[tuple[str, str]] = [("Contact", self.local_contact())]
+        if call.session_expires:
+            headers.append(("Session-Expires", f"{call.session_expires};refresher=uac"))
+        response = make_response(request, 200)
+        for name, value in headers:
+            response.add_header(name, value)
+        if _sdp_of(request) is not None and call.local_sdp is not None:
+            response.add_header("Content-Type", "application/sdp")
+            response.body = call.local_sdp
+        self.tx.send_response(transaction, response, now)
+
+    def _on_info(self, call: SipCall, transaction: ServerTransaction, request: SipRequest,
+                 now: float) -> None:
+        content_type = (request.content_type or "").split(";")[0].strip().lower()
+        body = request.body.decode("utf-8", "replace")
+        if content_type == "application/dtmf-relay":
+            signal = _SIGNAL.search(body)
+            duration = _DURATION.search(body)
+            value = signal.group(1).upper() if signal else ""
+            if value == "16":
+                self.events.append(FlashReceived(call))
+            elif value:
+                digit = _DTMF_NAMES.get(value, value)
+                if digit in "0123456789*#ABCD" and len(digit) == 1:
+                    self.events.append(DtmfReceived(call, digit, int(duration.group(1)) if duration else 250))
+            self.respond(transaction, request, 200, now)
+        elif content_type == "application/dtmf":
+            value = body.strip().upper()
+            digit = _DTMF_NAMES.get(value, value)
+            if len(digit) == 1 and digit in "0123456789*#ABCD":
+                self.events.append(DtmfReceived(call, digit, 250))
+            self.respond(transaction, request, 200, now)
+        elif content_type == "application/hook-flash":
+            self.events.append(FlashReceived(call))
+            self.respond(transaction, request, 200, now)
+        elif not content_type and not request.body:
+            self.respond(transaction, request, 200, now)  # keep-alive INFO
+        else:
+            self.respond(transaction, request, 415, now, headers=(("Accept", ACCEPT_INFO),))
+
+    def send_dtmf_info(self, call: SipCall, digit: str, duration_ms: int, now: float) -> bool:
+        """Send a digit as ``application/dtmf-relay`` INFO."""
+        if call.dialog is None or call.state not in (CallState.CONFIRMED, CallState.ANSWERED):
+            return False
+        body = f"Signal={digit}\r\nDuration={duration_ms}\r\n".encode()
+        request = call.dialog.create_request("INFO", body=body, content_type="application/dtmf-relay")
+        self._send_in_dialog(call, request, now)
+        return True
+
+    def send_flash_info(self, call: SipCall, now: float) -> bool:
+        """Send a hook flash as ``application/hook-flash`` INFO."""
+        if call.dialog is None or call.state not in (CallState.CONFIRMED, CallState.ANSWERED):
+            return False
+        request = call.dialog.create_request("INFO", body=b"signal=hf\r\n", content_type="application/hook-flash")
+        self._send_in_dialog(call, request, now)
+        return True
+
+    # -- PRACK (RFC 3262) -----------------------------------------------------------------------------
+
+    def _send_prack(self, call: SipCall, dialog: Dialog, response: SipResponse, now: float) -> None:
+        rseq = response.header("RSeq")
+        if rseq is None:
+            return
+        rack = f"{rseq.strip()} {response.cseq.number} INVITE"
+        prack = dialog.create_request("PRACK", extra_headers=(("RAck", rack),))
+        self._send_in_dialog(call, prack, now)
+
+    def _on_prack(self, call: SipCall, transaction: ServerTransaction, request: SipRequest,
+                  now: float) -> None:
+        """RFC 3262 section 7.2: a PRACK whose RAck names our pending reliable provisional stops it."""
+        pending = call.prack_pending
+        rack = (request.header("RAck") or "").split()
+        if pending is None or len(rack) < 3 or rack[0] != str(call.rseq) or rack[1] != str(call.invite.cseq.number):
+            self.respond(transaction, request, 481, now)
+            return
+        call.prack_pending = None
+        self.respond(transaction, request, 200, now)
+
+    # -- REFER (RFC 3515) -----------------------------------------------------------------------------
+
+    def _on_refer(self, call: SipCall, transaction: ServerTransaction, request: SipRequest,
+                  now: float) -> None:
+        target = request.header("Refer-To")
+        if not target or call.dialog is None:
+            self.respond(transaction, request, 400, now, reason="Bad Request - Missing Refer-To")
+            return
+        self.respond(transaction, request, 202, now)
+        self.events.append(TransferRequested(call, target.strip(), request.header("Referred-By")))
+
+    def notify_refer(self, call: SipCall, status: int, reason: str, now: float) -> None:
+        """Report the transfer's progress to the transferor (``message/sipfrag``)."""
+        if call.dialog is None:
+            return
+        state = "terminated;reason=noresource" if status >= 200 else "active;expires=60"
+        request = call.dialog.create_request(
+            "NOTIFY", body=f"SIP/2.0 {status} {reason}\r\n".encode(), content_type="message/sipfrag;version=2.0",
+            extra_headers=(("Event", "refer"), ("Subscription-State", state)))
+        self._send_in_dialog(call, request, now)
+
+    # -- session timers (RFC 4028) -----------------------------------------------------------------------
+
+    def _refresh_session(self, call: SipCall, request: SipRequest, now: float) -> None:
+        expires = request.header("Session-Expires")
+        if expires is not None:
+            value = _leading_int(expires)
+            if value:
+                call.session_expires = value
+        if call.session_expires:
+            self._arm_session_timer(call, now)
+
+    def _session_timer_from_response(self, call: SipCall, response: SipResponse, now: float) -> None:
+        expires = response.header("Session-Expires")
+        if expires is None:
+            return
+        value = _leading_int(expires)
+        if not value:
+            return
+        call.session_expires = value
+        call.we_refresh = "refresher=uac" in expires.replace(" ", "").lower()
+        self._arm_session_timer(call, now)
+
+    def _arm_session_timer(self, call: SipCall, now: float) -> None:
+        interval = call.session_expires
+        if not interval:
+            return
+        deadline = now + interval
+        call.session_deadline = deadline
+        if call.we_refresh:
+            def refresh(at: float) -> None:
+                if call.session_deadline == deadline and not call.ended and call.dialog is not None:
+                    self.reinvite(call, call.local_sdp, at)
+            self.timers.call_at(now + interval / 2, refresh)
+        else:
+            def expire(at: float) -> None:
+                if call.session_deadline == deadline and not call.ended:
+                    log.warning("session timer expired on %s: ending the call", call.call_id)
+                    self._send_bye(call, HangupCause.RECOVERY_ON_TIMER_EXPIRE, at)
+                    self._ended(call, HangupCause.RECOVERY_ON_TIMER_EXPIRE)
+            self.timers.call_at(deadline - min(32.0, interval / 3), expire)
+
+
+ACCEPT_INFO = "application/dtmf-relay, application/dtmf, application/hook-flash"
+
+
+def _allow() -> str:
+    from core.sip.endpoint import ALLOW
+
+    return ALLOW
+
+
+def _sdp_of(message: SipRequest | SipResponse) -> bytes | None:
+    if not message.body:
+        return None
+    content_type = (message.content_type or "").split(";")[0].strip().lower()
+    return message.body if content_type == "application/sdp" else None
+
+
+def _tokens(values: list[str]) -> set[str]:
+    return {v.strip().lower() for value in values for v in value.split(",") if v.strip()}
+
+
+def _leading_int(text: str) -> int | None:
+    match = re.match(r"\s*(\d+)", text)
+    return int(match.group(1)) if match else None
+
+
+def _via_host(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def _quote(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+__all__ = ["CallHandling", "NameAddr"]

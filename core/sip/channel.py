@@ -1,0 +1,329 @@
+"""The SIP channel technology: SIP call legs as PBX channels, and the B2BUA between them.
+
+Inbound INVITEs become channels in the caller's context (a phone's, a trunk's, or the guest context);
+``Dial(SIP/1001)``, ``Dial(SIP/trunk/number)`` and ``Dial(SIP/number@host[:port])`` place outbound legs.
+What the PBX does to a channel (answer, ring, busy, hang up with a Q.850 cause, digits, flash) becomes SIP
+(200/180/183/486/503/BYE/CANCEL with a Reason header, INFO); what the far end does becomes channel events.
+
+Media: two bridged SIP legs exchange their own SDP (the offer of the caller goes to the callee, the callee's
+answer back, re-INVITEs for hold pass through), so SIP-to-SIP calls work end to end.  A leg answered by the
+PBX itself gets an SDP answer from the media engine; until a build has one it is an honest "inactive"
+answer on the discard port (RFC 3264 allows it), so signalling is complete and no audio is pretended.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from core.causes import HangupCause
+from core.channel import (
+    Channel,
+    ChannelDriver,
+    ChannelState,
+    ChannelUnavailable,
+    DeviceState,
+    DigitReceived,
+    Direction,
+    Indication,
+    IndicationReceived,
+)
+from core.pbx import Pbx
+from core.sip.endpoint import SipEndpoint
+from core.sip.message import SipUri
+from core.sip.sdp_policy import hold_state, placeholder_answer, placeholder_offer
+from core.sip.session import (
+    CallAnswered,
+    CallEnded,
+    CallFailed,
+    CallProgress,
+    DtmfReceived,
+    FlashReceived,
+    IncomingCall,
+    ReinviteAnswered,
+    ReinviteReceived,
+    SipCall,
+    SipEvent,
+    TransferRequested,
+)
+
+log = logging.getLogger("centralita.sip")
+
+Address = tuple[str, int]
+
+
+@dataclass
+class _Leg:
+    """What the driver keeps per SIP channel."""
+
+    call: SipCall | None
+    target: tuple[str, ...] = ()          # for outbound legs until call(): ("user", name) / ("trunk", name, number)
+    requestor: Channel | None = None      # the channel whose Dial created this leg (SDP pass-through)
+    peers: list[Channel] = field(default_factory=list)   # legs this channel dialled
+    held: bool = False
+    reinvite_origin: SipCall | None = None  # a pass-through re-INVITE waiting for our peer's answer
+
+
+class SipChannelDriver(ChannelDriver):
+    """``SIP/...`` channels over one :class:`SipEndpoint`."""
+
+    technology = "SIP"
+    description = "Session Initiation Protocol (SIP)"
+
+    def __init__(self, pbx: Pbx, endpoint: SipEndpoint, now: Callable[[], float], flush: Callable[[], None],
+                 *, redirect: Callable[[Channel, str, str], bool] | None = None) -> None:
+        self.pbx = pbx
+        self.endpoint = endpoint
+        self.now = now
+        self.flush = flush
+        self.redirect = redirect
+
+    # -- events from the endpoint ---------------------------------------------------------------------
+
+    def process_events(self) -> None:
+        """Consume every pending endpoint event (called by the transport after each input)."""
+        while True:
+            event = self.endpoint.next_event()
+            if event is None:
+                return
+            try:
+                self._handle(event)
+            except Exception:
+                log.exception("SIP event %s failed", type(event).__name__)
+
+    def _handle(self, event: SipEvent) -> None:
+        if isinstance(event, IncomingCall):
+            self._incoming(event.call)
+            return
+        call = getattr(event, "call", None)
+        channel: Channel | None = getattr(call, "channel", None)
+        if channel is None:
+            if isinstance(event, ReinviteReceived) and call is not None:
+                self.endpoint.answer_reinvite(call, 200, placeholder_answer(call.remote_sdp, self._host()),
+                                              self.now())
+            return
+        if isinstance(event, CallProgress):
+            indication = Indication.RINGING if event.status in (180, 181, 182) else Indication.PROGRESS
+            channel.queue_event(IndicationReceived(indication))
+        elif isinstance(event, CallAnswered):
+            channel.remote_answered()
+        elif isinstance(event, CallFailed):
+            channel.variables["SIP_CAUSE"] = f"SIP {event.status} {event.reason}"
+            channel.remote_hungup(event.cause)
+        elif isinstance(event, CallEnded):
+            channel.remote_hungup(event.cause)
+        elif isinstance(event, DtmfReceived):
+            channel.queue_event(DigitReceived(event.digit, event.duration_ms))
+        elif isinstance(event, FlashReceived):
+            channel.queue_event(IndicationReceived(Indication.FLASH))
+        elif isinstance(event, ReinviteReceived):
+            self._reinvite(channel, event.call, event.sdp)
+        elif isinstance(event, ReinviteAnswered):
+            # Our re-INVITE to this leg was a pass-through of the other leg's: answer that one now.
+            leg = _leg(channel)
+            origin = leg.reinvite_origin
+            if origin is not None:
+                leg.reinvite_origin = None
+                self.endpoint.answer_reinvite(origin, event.status, event.sdp, self.now())
+        elif isinstance(event, TransferRequested):
+            self._transfer(channel, event.call, event.target)
+
+    def _incoming(self, call: SipCall) -> None:
+        resource = call.user or call.trunk or call.peer[0]
+        channel = self.pbx.new_channel(self, resource, direction=Direction.INBOUND, caller=call.caller,
+                                       context=call.context, exten=call.dnid or "s", state=ChannelState.RING)
+        channel.tech = _Leg(call)
+        channel.variables["SIPCALLID"] = call.call_id
+        channel.variables["SIPURI"] = f"sip:{call.caller.number}@{call.peer[0]}:{call.peer[1]}"
+        channel.dnid = call.dnid
+        call.channel = channel
+        self.pbx.start_inbound(channel)
+
+    def _reinvite(self, channel: Channel, call: SipCall, sdp: bytes | None) -> None:
+        held = hold_state(sdp)
+        leg = _leg(channel)
+        for peer in self._bridged_peers(channel):
+            peer_leg = _leg(peer)
+            if peer.technology == "SIP" and peer_leg.call is not None and peer.state is ChannelState.UP:
+                if self.endpoint.reinvite(peer_leg.call, sdp, self.now()):
+                    peer_leg.reinvite_origin = call
+                    self.flush()
+                    return
+        # No SIP peer to ask: answer ourselves and tell the bridge about hold.
+        self.endpoint.answer_reinvite(call, 200, placeholder_answer(sdp, self._host()), self.now())
+        if held != leg.held:
+            leg.held = held
+            channel.queue_event(IndicationReceived(Indication.HOLD if held else Indication.UNHOLD))
+
+    def _transfer(self, channel: Channel, call: SipCall, target: str) -> None:
+        """REFER from a callee leg: the caller it was bridged to goes to ``target`` in its context."""
+        uri = target.strip().strip("<>").split(">")[0]
+        try:
+            exten = SipUri.parse(uri).user or ""
+        except Exception:  # a Refer-To we cannot read: report failure
+            exten = ""
+        requestor = _leg(channel).requestor
+        if not exten or requestor is None or self.redirect is None:
+            self.endpoint.notify_refer(call, 603, "Declined", self.now())
+            self.flush()
+            return
+        if self.redirect(requestor, requestor.context, exten):
+            self.endpoint.notify_refer(call, 200, "OK", self.now())
+        else:
+            self.endpoint.notify_refer(call, 503, "Service Unavailable", self.now())
+        self.flush()
+
+    def _bridged_peers(self, channel: Channel) -> list[Channel]:
+        leg = _leg(channel)
+        peers = [p for p in leg.peers if not p.is_hungup]
+        if leg.requestor is not None and not leg.requestor.is_hungup:
+            peers.append(leg.requestor)
+        return peers
+
+    # -- PBX -> SIP -----------------------------------------------------------------------------------
+
+    async def request(self, resource: str, *, requestor: Channel | None = None) -> Channel:
+        """``SIP/user``, ``SIP/trunk/number`` or ``SIP/number@host[:port]``."""
+        target: tuple[str, ...]
+        name = resource
+        if "/" in resource:
+            trunk_name, _, number = resource.partition("/")
+            if trunk_name not in self.endpoint.trunks:
+                raise ChannelUnavailable(HangupCause.CHAN_NOT_IMPLEMENTED, f"no SIP trunk {trunk_name}")
+            target, name = ("trunk", trunk_name, number), trunk_name
+        elif "@" in resource:
+            target = ("uri", resource)
+            name = resource.split("@", 1)[1]
+        elif resource in self.endpoint.users:
+            if not self.endpoint.location.lookup(resource, self.now()):
+                raise ChannelUnavailable(HangupCause.SUBSCRIBER_ABSENT, f"{resource} is not registered")
+            target = ("user", resource)
+        elif resource in self.endpoint.trunks:
+            target, name = ("trunk", resource, ""), resource
+        else:
+            raise ChannelUnavailable(HangupCause.UNALLOCATED, f"no SIP user or trunk {resource}")
+        channel = self.pbx.new_channel(self, name, direction=Direction.OUTBOUND)
+        channel.tech = _Leg(None, target=target, requestor=requestor)
+        if requestor is not None and requestor.technology == "SIP":
+            _leg(requestor).peers.append(channel)
+        return channel
+
+    async def call(self, channel: Channel, *, timeout: float | None = None) -> None:
+        leg = _leg(channel)
+        endpoint = self.endpoint
+        now = self.now()
+        offer = None
+        requestor = leg.requestor
+        if requestor is not None and requestor.technology == "SIP":
+            offer = _leg(requestor).call.remote_sdp if _leg(requestor).call is not None else None  # type: ignore[union-attr]
+        if offer is None:
+            offer = placeholder_offer(self._host())
+        caller = channel.caller
+        kind = leg.target[0]
+        if kind == "user":
+            user = leg.target[1]
+            bindings = endpoint.location.lookup(user, now)
+            if not bindings:
+                raise ChannelUnavailable(HangupCause.SUBSCRIBER_ABSENT, f"{user} is not registered")
+            binding = bindings[0]
+            uri = SipUri.parse(str(binding.contact)) if not isinstance(binding.contact, SipUri) else binding.contact
+            destination = binding.destination
+            transport = binding.transport
+            call = endpoint.invite(uri=uri, destination=destination, from_user=caller.number or "anonymous",
+                                   from_display=caller.name, sdp=offer, now=now, transport=transport, user=user)
+        elif kind == "trunk":
+            trunk = endpoint.trunks[leg.target[1]]
+            host, port = trunk.servers[0]
+            number = leg.target[2] or (channel.dnid if channel.dnid != "s" else "")
+            uri = SipUri.parse(f"sip:{number}@{host}" + (f":{port}" if port != 5060 else ""))
+            from_user = trunk.from_user or caller.number or trunk.username or "anonymous"
+            call = endpoint.invite(uri=uri, destination=(host, port), from_user=from_user,
+                                   from_display=caller.name, from_host=trunk.from_domain or None, sdp=offer,
+                                   now=now, transport=trunk.transport, trunk=trunk.name)
+        else:
+            uri = SipUri.parse(f"sip:{leg.target[1]}")
+            destination = (uri.host.strip("[]"), uri.port or 5060)
+            call = endpoint.invite(uri=uri, destination=destination, from_user=caller.number or "anonymous",
+                                   from_display=caller.name, sdp=offer, now=now)
+        call.channel = channel
+        leg.call = call
+        channel.variables["SIPCALLID"] = call.call_id
+        self.flush()
+
+    async def answer(self, channel: Channel) -> None:
+        leg = _leg(channel)
+        call = leg.call
+        if call is None:
+            return
+        sdp = None
+        for peer in leg.peers:
+            peer_call = _leg(peer).call
+            if peer.state is ChannelState.UP and peer_call is not None and peer_call.remote_sdp is not None:
+                sdp = peer_call.remote_sdp  # pass the callee's answer through
+                break
+        if sdp is None:
+            sdp = placeholder_answer(call.remote_sdp, self._host())
+        self.endpoint.answer(call, sdp, self.now())
+        self.flush()
+
+    async def hangup(self, channel: Channel, cause: HangupCause) -> None:
+        call = _leg(channel).call
+        if call is not None and not call.ended:
+            self.endpoint.hangup(call, cause, self.now())
+            self.flush()
+
+    async def indicate(self, channel: Channel, indication: Indication) -> bool:
+        call = _leg(channel).call
+        if call is None:
+            return False
+        now = self.now()
+        if indication is Indication.RINGING:
+            self.endpoint.ring(call, now, status=180)
+        elif indication in (Indication.PROGRESS, Indication.PROCEEDING):
+            if indication is Indication.PROCEEDING:
+                return True  # 100 Trying is the transaction layer's
+            self.endpoint.ring(call, now, status=183)
+        elif indication in (Indication.BUSY, Indication.CONGESTION):
+            if call.role == "uas" and not call.ended and channel.state is not ChannelState.UP:
+                cause = HangupCause.USER_BUSY if indication is Indication.BUSY else \
+                    HangupCause.NORMAL_CIRCUIT_CONGESTION
+                self.endpoint.reject(call, cause, now)
+                self.flush()
+                channel.remote_hungup(cause)
+                return True
+            return False  # an answered call hears the tone in-band
+        elif indication is Indication.FLASH:
+            self.endpoint.send_flash_info(call, now)
+        else:
+            return False
+        self.flush()
+        return True
+
+    async def send_digit(self, channel: Channel, digit: str, duration_ms: int) -> bool:
+        call = _leg(channel).call
+        if call is None:
+            return False
+        sent = self.endpoint.send_dtmf_info(call, digit, duration_ms, self.now())
+        self.flush()
+        return sent
+
+    def device_state(self, resource: str) -> DeviceState:
+        if resource in self.endpoint.users:
+            if not self.endpoint.location.lookup(resource, self.now()):
+                return DeviceState.UNAVAILABLE
+            busy = any(c.user == resource and not c.ended for c in self.endpoint.live_calls.values())
+            return DeviceState.INUSE if busy else DeviceState.NOT_INUSE
+        if resource.split("/")[0] in self.endpoint.trunks:
+            return DeviceState.UNKNOWN
+        return DeviceState.INVALID
+
+    def _host(self) -> str:
+        return self.endpoint.settings.host
+
+
+def _leg(channel: Channel) -> _Leg:
+    tech = channel.tech
+    assert isinstance(tech, _Leg)
+    return tech
+

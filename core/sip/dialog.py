@@ -1,0 +1,168 @@
+"""SIP dialogs (RFC 3261 section 12): identifiers, route sets, CSeq spaces and in-dialog requests.
+
+A dialog is created from a 2xx or 101-199 response with a To tag (UAC side) or from our own response to
+a dialog-creating request (UAS side).  It builds every later request of the dialog (section 12.2.1.1):
+Request-URI from the remote target, Route headers from the route set (loose routing; a strict-routing
+first hop is handled as section 12.2.1.1 says), the local CSeq, and checks incoming requests' CSeq.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+from core.sip.headers import Headers
+from core.sip.message import NameAddr, SipRequest, SipResponse, SipUri, new_branch
+
+DialogId = tuple[str, str, str]
+"""(Call-ID, local tag, remote tag)."""
+
+
+class DialogState(Enum):
+    """Early (after a provisional with a tag) or confirmed (after a 2xx); terminated ones are dropped."""
+
+    EARLY = "early"
+    CONFIRMED = "confirmed"
+    TERMINATED = "terminated"
+
+
+@dataclass(slots=True)
+class Dialog:
+    """The state of one dialog, as section 12.1 lists it."""
+
+    call_id: str
+    local_tag: str
+    remote_tag: str
+    local_uri: NameAddr        # our From (UAC) or To (UAS), tag included
+    remote_uri: NameAddr       # their To (UAC) or From (UAS), tag included
+    remote_target: SipUri      # the peer's Contact
+    route_set: list[NameAddr] = field(default_factory=list)
+    local_cseq: int = 0
+    remote_cseq: int | None = None
+    secure: bool = False
+    state: DialogState = DialogState.EARLY
+    via_host: str = ""
+    via_port: int | None = None
+    transport: str = "udp"
+    local_contact: str = ""
+
+    @property
+    def id(self) -> DialogId:
+        """The key dialogs are found by."""
+        return (self.call_id, self.local_tag, self.remote_tag)
+
+    @classmethod
+    def as_uac(cls, request: SipRequest, response: SipResponse, *, local_contact: str, transport: str,
+               via_host: str, via_port: int | None) -> Dialog:
+        """Section 12.1.2: the dialog a response with a To tag creates for the request we sent."""
+        contacts = response.contacts
+        target = contacts[0].uri if contacts else request.uri
+        routes = list(reversed(response.record_routes))
+        return cls(
+            call_id=request.call_id,
+            local_tag=request.from_.tag or "",
+            remote_tag=response.to.tag or "",
+            local_uri=request.from_,
+            remote_uri=response.to,
+            remote_target=target,
+            route_set=routes,
+            local_cseq=request.cseq.number,
+            remote_cseq=None,
+            secure=request.uri.scheme == "sips",
+            state=DialogState.CONFIRMED if 200 <= response.status < 300 else DialogState.EARLY,
+            via_host=via_host,
+            via_port=via_port,
+            transport=transport,
+            local_contact=local_contact,
+        )
+
+    @classmethod
+    def as_uas(cls, request: SipRequest, local_tag: str, *, local_contact: str, transport: str,
+               via_host: str, via_port: int | None) -> Dialog:
+        """Section 12.1.1: the dialog our response to ``request`` creates."""
+        contacts = request.contacts
+        target = contacts[0].uri if contacts else request.from_.uri
+        local = NameAddr(request.to.display_name, request.to.uri, {**request.to.params, "tag": local_tag})
+        return cls(
+            call_id=request.call_id,
+            local_tag=local_tag,
+            remote_tag=request.from_.tag or "",
+            local_uri=local,
+            remote_uri=request.from_,
+            remote_target=target,
+            route_set=list(request.record_routes),
+            local_cseq=0,
+            remote_cseq=request.cseq.number,
+            secure=request.uri.scheme == "sips",
+            state=DialogState.EARLY,
+            via_host=via_host,
+            via_port=via_port,
+            transport=transport,
+            local_contact=local_contact,
+        )
+
+    def update_from_response(self, response: SipResponse) -> None:
+        """A 2xx confirms an early dialog; its Contact refreshes the target (section 12.2.1.2)."""
+        if 200 <= response.status < 300:
+            self.state = DialogState.CONFIRMED
+            routes = response.record_routes
+            if routes:
+                self.route_set = list(reversed(routes))
+        contacts = response.contacts
+        if contacts:
+            self.remote_target = contacts[0].uri
+
+    def accept_request(self, request: SipRequest) -> bool:
+        """Section 12.2.2: False for a request whose CSeq is lower than the last one (answer 500)."""
+        number = request.cseq.number
+        if self.remote_cseq is not None and number < self.remote_cseq and request.method not in ("ACK", "CANCEL"):
+            return False
+        if request.method not in ("ACK", "CANCEL"):
+            self.remote_cseq = number
+            contacts = request.contacts if request.method in ("INVITE", "UPDATE") else []
+            if contacts:
+                self.remote_target = contacts[0].uri  # target refresh requests
+        return True
+
+    def next_hop(self) -> SipUri:
+        """Where in-dialog requests go: the first route, else the remote target (section 12.2.1.1)."""
+        if self.route_set:
+            return self.route_set[0].uri
+        return self.remote_target
+
+    def create_request(self, method: str, *, cseq: int | None = None, branch: str | None = None,
+                       body: bytes = b"", content_type: str | None = None,
+                       extra_headers: tuple[tuple[str, str], ...] = ()) -> SipRequest:
+        """An in-dialog request (section 12.2.1.1): ACK and CANCEL reuse a CSeq number, others take the next."""
+        if cseq is None:
+            self.local_cseq += 1
+            cseq = self.local_cseq
+        route_set = self.route_set
+        if route_set and "lr" not in route_set[0].uri.params:
+            # Strict routing: the first route becomes the Request-URI, the target goes last in Route.
+            uri = route_set[0].uri
+            routes = [str(r) for r in route_set[1:]] + [f"<{self.remote_target}>"]
+        else:
+            uri = self.remote_target
+            routes = [str(r) for r in route_set]
+        port = f":{self.via_port}" if self.via_port else ""
+        headers: list[tuple[str, str]] = [
+            ("Via", f"SIP/2.0/{self.transport.upper()} {self.via_host}{port};branch={branch or new_branch()};rport"),
+            ("Max-Forwards", "70"),
+            ("From", str(self.local_uri)),
+            ("To", str(self.remote_uri)),
+            ("Call-ID", self.call_id),
+            ("CSeq", f"{cseq} {method}"),
+        ]
+        headers += [("Route", route) for route in routes]
+        if method in ("INVITE", "UPDATE", "SUBSCRIBE", "REFER", "NOTIFY") and self.local_contact:
+            headers.append(("Contact", self.local_contact))
+        headers += list(extra_headers)
+        if content_type is not None:
+            headers.append(("Content-Type", content_type))
+        return build_request(method, uri, headers, body)
+
+
+def build_request(method: str, uri: SipUri, headers: list[tuple[str, str]], body: bytes) -> SipRequest:
+    """A request from its parts (Content-Length is computed when it is encoded)."""
+    return SipRequest(method, uri, Headers(headers), body)

@@ -1,0 +1,369 @@
+"""The SIP endpoint: the sans-IO user agent core that phones, trunks and the B2BUA talk to.
+
+Input is datagrams (or stream-framed messages) with their source and the current time; output is
+datagrams to send, a timer deadline and :mod:`core.sip.session` events for the channel driver.  Between
+the two sit the defences (bans, per-source rate limit, ACLs), parsing with the RFC 4475 rejections, the
+transaction layer, digest authentication, the registrar, OPTIONS, and the INVITE sessions
+(``core/sip/calls.py``).  It never reads the clock or touches a socket.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections import deque
+from collections.abc import Callable
+
+from core.sip.auth import DigestChallenger
+from core.sip.calls import CallHandling
+from core.sip.message import (
+    SipParseError,
+    SipRequest,
+    SipResponse,
+    check_request,
+    make_response,
+    parse_message,
+)
+from core.sip.registrar import LocationService
+from core.sip.registration import RegistrationClient
+from core.sip.security import Acl, BanList, RateLimiter
+from core.sip.session import RegistrationChanged, SipEvent
+from core.sip.settings import EndpointSettings, SipTrunkSettings, SipUserSettings
+from core.sip.timers import TimerQueue
+from core.sip.transaction import (
+    AckReceived,
+    CancelReceived,
+    RequestReceived,
+    ResponseReceived,
+    ServerTransaction,
+    TransactionLayer,
+    TransactionTimedOut,
+)
+from core.sip.transaction_messages import Transport
+
+log = logging.getLogger("centralita.sip")
+trace = logging.getLogger("centralita.sip.trace")
+
+Address = tuple[str, int]
+
+ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK, REFER, NOTIFY, REGISTER"
+SUPPORTED = "100rel, timer, replaces, norefersub"
+SUPPORTED_EXTENSIONS = frozenset({"100rel", "timer", "replaces", "norefersub"})
+ACCEPT = "application/sdp, application/dtmf-relay, application/dtmf, application/hook-flash"
+_IMPLEMENTED = frozenset(ALLOW.replace(" ", "").split(","))
+_KNOWN_NOT_ALLOWED = frozenset({"SUBSCRIBE", "MESSAGE", "PUBLISH"})
+
+
+class SipEndpoint(CallHandling, RegistrationClient):
+    """One SIP user agent core for one listening address (UDP and TCP share it)."""
+
+    def __init__(self, settings: EndpointSettings, location: LocationService, *,
+                 wallclock: Callable[[], float] = time.time) -> None:
+        self.settings = settings
+        self.location = location
+        self.wallclock = wallclock
+        self.tx = TransactionLayer(t1=settings.t1, t2=settings.t2, t4=settings.t4)
+        # One challenge per algorithm, in the configured order: clients answer the first they support, and
+        # many (SIPp, older phones) give up when the first one is not MD5, so MD5 leads by default.
+        self.challenger = DigestChallenger(settings.realm, settings.nonce_secret or secrets.token_bytes(32),
+                                           algorithms=settings.auth_algorithms)
+        self.bans = BanList(settings.auth_failures_before_ban, settings.auth_failure_window, settings.ban_time)
+        self.rate = RateLimiter(settings.requests_per_second, settings.request_burst)
+        self.users: dict[str, SipUserSettings] = {u.name: u for u in settings.users}
+        self.user_acls: dict[str, Acl] = {u.name: _acl(u.permit, u.deny) for u in settings.users
+                                          if u.permit or u.deny}
+        self.trunks: dict[str, SipTrunkSettings] = {t.name: t for t in settings.trunks}
+        self.trunk_sources: dict[str, SipTrunkSettings] = {host: t for t in settings.trunks for host, _p in t.servers}
+        self.timers = TimerQueue()
+        self.events: deque[SipEvent] = deque()
+        self._outbox: list[tuple[bytes, Address, Transport]] = []
+        self.stats = {"received": 0, "parse_errors": 0, "dropped_banned": 0, "dropped_rate": 0}
+        CallHandling.__init__(self)
+        RegistrationClient.__init__(self)
+
+    # -- the sans-IO interface ------------------------------------------------------------------------
+
+    def receive_datagram(self, data: bytes, source: Address, transport: Transport, now: float) -> None:
+        """A datagram (or one framed message of a stream) arrived from ``source``."""
+        self.stats["received"] += 1
+        host = source[0]
+        if self.bans.is_banned(host, now):
+            self.stats["dropped_banned"] += 1
+            return
+        is_request = not data.startswith(b"SIP/")
+        if is_request and not self.rate.allow(host, now):
+            self.stats["dropped_rate"] += 1
+            return
+        try:
+            message = parse_message(data)
+        except SipParseError as exc:
+            self.stats["parse_errors"] += 1
+            if is_request:
+                log.info("bad request from %s:%d: %s", host, source[1], exc.reason)
+                self._reply_unparsable(data, exc.reason, source, transport)
+            else:
+                log.debug("dropped unparsable response from %s:%d: %s", host, source[1], exc.reason)
+            return
+        self.receive_message(message, source, transport, now)
+
+    def receive_message(self, message: SipRequest | SipResponse, source: Address, transport: Transport,
+                        now: float) -> None:
+        """A parsed message arrived (stream transports frame and parse before calling this)."""
+        if trace.isEnabledFor(logging.DEBUG):
+            trace.debug("<--- %s:%d (%s)\n%s", source[0], source[1], transport,
+                        message.encode().decode("utf-8", "replace"))
+        if isinstance(message, SipRequest):
+            try:
+                rejection = check_request(message, supported_extensions=SUPPORTED_EXTENSIONS)
+            except SipParseError as exc:
+                self._reply_unparsable(message.encode(), exc.reason, source, transport)
+                return
+            if rejection is not None:
+                if message.method == "ACK":
+                    return
+                self._reject(message, rejection.status, rejection.reason, rejection.headers, source, transport, now)
+                return
+        try:
+            events = self.tx.receive(message, source, transport, now)
+        except SipParseError as exc:
+            if isinstance(message, SipRequest):
+                self._reply_unparsable(message.encode(), exc.reason, source, transport)
+            return
+        for event in events:
+            self._dispatch(event, now)
+
+    def handle_timer(self, now: float) -> None:
+        """Run what is due: transaction timers and the endpoint's own."""
+        for event in self.tx.handle_timer(now):
+            self._dispatch(event, now)
+        self.timers.run_due(now)
+
+    def get_timer(self) -> float | None:
+        """The next deadline, monotonic seconds."""
+        deadlines = [d for d in (self.tx.get_timer(), self.timers.next_deadline()) if d is not None]
+        return min(deadlines) if deadlines else None
+
+    def datagrams_to_send(self) -> list[tuple[bytes, Address, Transport]]:
+        """Drain what must go out."""
+        out = self.tx.datagrams_to_send()
+        if self._outbox:
+            out.extend(self._outbox)
+            self._outbox = []
+        if trace.isEnabledFor(logging.DEBUG):
+            for data, (host, port), transport in out:
+                trace.debug("---> %s:%d (%s)\n%s", host, port, transport, data.decode("utf-8", "replace"))
+        return out
+
+    def next_event(self) -> SipEvent | None:
+        """The next event for the channel driver, if any."""
+        return self.events.popleft() if self.events else None
+
+    # -- dispatch -------------------------------------------------------------------------------------
+
+    def _dispatch(self, event: object, now: float) -> None:
+        if isinstance(event, RequestReceived):
+            self._on_request(event.transaction, event.request, event.source, event.transport, now)
+        elif isinstance(event, ResponseReceived):
+            self._on_response(event.transaction, event.response, now)
+        elif isinstance(event, AckReceived):
+            self.on_ack(event.request, now)
+        elif isinstance(event, CancelReceived):
+            self.on_cancel(event.transaction, event.cancel, now)
+        elif isinstance(event, TransactionTimedOut):
+            self._on_timeout(event.transaction, now)
+
+    def _on_request(self, transaction: ServerTransaction, request: SipRequest, source: Address, transport: Transport,
+                    now: float) -> None:
+        method = request.method
+        to_tag = request.to.tag
+        if to_tag:
+            self.on_in_dialog_request(transaction, request, source, transport, now)
+            return
+        if method == "INVITE":
+            self.on_new_invite(transaction, request, source, transport, now)
+        elif method == "REGISTER":
+            self._on_register(transaction, request, source, transport, now)
+        elif method == "OPTIONS":
+            response = make_response(request, 200)
+            self._add_capabilities(response)
+            self.tx.send_response(transaction, response, now)
+        elif method == "BYE":
+            self.respond(transaction, request, 481, now)
+        elif method in _IMPLEMENTED:
+            self.respond(transaction, request, 481 if method in ("INFO", "PRACK", "UPDATE", "NOTIFY") else 405, now)
+        elif method in _KNOWN_NOT_ALLOWED:
+            self.respond(transaction, request, 405, now, headers=(("Allow", ALLOW),))
+        else:
+            self.respond(transaction, request, 501, now, headers=(("Allow", ALLOW),))
+
+    def _on_response(self, transaction: object, response: SipResponse, now: float) -> None:
+        if self.on_call_response(transaction, response, now):
+            return
+        self.on_registration_response(transaction, response, now)
+
+    def _on_timeout(self, transaction: object, now: float) -> None:
+        if self.on_call_timeout(transaction, now):
+            return
+        self.on_registration_timeout(transaction, now)
+
+    # -- helpers used by the mixins ---------------------------------------------------------------------
+
+    def respond(self, transaction: ServerTransaction, request: SipRequest, status: int, now: float, *,
+                reason: str | None = None, to_tag: str | None = None,
+                headers: tuple[tuple[str, str], ...] = ()) -> SipResponse:
+        """Send a response on a server transaction (a tag is added to To for final responses)."""
+        if to_tag is None and status >= 200 and not request.to.tag:
+            to_tag = secrets.token_hex(6)
+        response = make_response(request, status, reason, to_tag=to_tag)
+        for name, value in headers:
+            response.add_header(name, value)
+        response.add_header("Server", self.settings.user_agent)
+        if status in (405, 501):
+            response.set_header("Allow", ALLOW)
+        self.tx.send_response(transaction, response, now)
+        return response
+
+    def send_direct(self, message: SipRequest | SipResponse, destination: Address, transport: Transport) -> None:
+        """Send outside any transaction (ACK to a 2xx, 2xx retransmissions)."""
+        self.tx.send_stateless(message, destination, transport)
+
+    def local_contact(self, user: str = "centralita", transport: Transport = "udp") -> str:
+        """Our Contact header value."""
+        suffix = "" if transport == "udp" else f";transport={transport}"
+        return f"<sip:{user}@{_host(self.settings.host)}:{self.settings.port}{suffix}>"
+
+    def _add_capabilities(self, response: SipResponse) -> None:
+        response.add_header("Allow", ALLOW)
+        response.add_header("Accept", ACCEPT)
+        response.add_header("Supported", SUPPORTED)
+        response.add_header("Server", self.settings.user_agent)
+
+    def _reject(self, request: SipRequest, status: int, reason: str, headers: tuple[tuple[str, str], ...],
+                source: Address, transport: Transport, now: float) -> None:
+        try:
+            events = self.tx.receive(request, source, transport, now)
+        except SipParseError:
+            events = []
+        for event in events:
+            if isinstance(event, RequestReceived):
+                self.respond(event.transaction, request, status, now, reason=reason, headers=headers)
+                return
+        response = make_response(request, status, reason)
+        for name, value in headers:
+            response.add_header(name, value)
+        self.tx.send_stateless(response, source, transport)
+
+    def _reply_unparsable(self, data: bytes, reason: str, source: Address, transport: Transport) -> None:
+        """A 400 for a request too broken to parse, from its raw header lines (when they allow it)."""
+        response = raw_bad_request(data, reason)
+        if response is None:
+            log.debug("cannot even answer the unparsable request from %s:%d", *source)
+            return
+        self._outbox.append((response, source, transport))
+
+    # -- authentication -------------------------------------------------------------------------------
+
+    def authenticate(self, transaction: ServerTransaction, request: SipRequest, source: Address,
+                     now: float) -> SipUserSettings | None:
+        """Digest-authenticate a request from a phone; None after sending the challenge or refusal.
+
+        An unknown user and a wrong password get the same answer (a fresh 401 challenge), and a source that
+        keeps failing is banned.
+        """
+        header = request.header("Authorization") or request.header("Proxy-Authorization")
+        if header is None:
+            self._challenge(transaction, request, now, stale=False)
+            return None
+        result = self.challenger.verify(request.method, header, self._password_of, now)
+        if result.ok and result.username in self.users:
+            user = self.users[result.username]
+            acl = self.user_acls.get(user.name)
+            if acl is None or acl.allows(source[0]):
+                self.bans.record_success(source[0])
+                return user
+            log.warning("user %s refused from %s by its ACL", user.name, source[0])
+        elif result.stale:
+            self._challenge(transaction, request, now, stale=True)
+            return None
+        log.warning("failed authentication from %s:%d for %s: %s", source[0], source[1],
+                    getattr(result, "username", "?"), getattr(result, "reason", "refused"))
+        self.bans.record_failure(source[0], now)
+        if self.bans.is_banned(source[0], now):
+            log.warning("banning %s for %.0f s after repeated authentication failures", source[0],
+                        self.settings.ban_time)
+            self.respond(transaction, request, 403, now)
+            return None
+        self._challenge(transaction, request, now, stale=False)
+        return None
+
+    def _password_of(self, username: str) -> str | None:
+        user = self.users.get(username)
+        return user.secret if user is not None else None
+
+    def _challenge(self, transaction: ServerTransaction, request: SipRequest, now: float, *, stale: bool) -> None:
+        headers = tuple(("WWW-Authenticate", value) for value in self.challenger.challenge(now, stale=stale))
+        self.respond(transaction, request, 401, now, headers=headers)
+
+    # -- REGISTER ---------------------------------------------------------------------------------------
+
+    def _on_register(self, transaction: ServerTransaction, request: SipRequest, source: Address,
+                     transport: Transport, now: float) -> None:
+        user = self.authenticate(transaction, request, source, now)
+        if user is None:
+            return
+        aor_user = request.to.uri.user or ""
+        if aor_user != user.name:
+            # Credentials of one user cannot register another's extension.
+            self.respond(transaction, request, 403, now)
+            return
+        outcome = self.location.register(user.name, request, source, transport, now, self.wallclock(),
+                                         max_contacts=user.max_contacts)
+        self.respond(transaction, request, outcome.status, now, reason=outcome.reason,
+                     headers=tuple(outcome.headers))
+        if outcome.status == 200:
+            bindings = self.location.lookup(user.name, now)
+            self.events.append(RegistrationChanged(user.name, len(bindings)))
+
+
+def _acl(permit: tuple[str, ...], deny: tuple[str, ...]) -> Acl:
+    """Denials first, then permissions (the last match wins, as in Asterisk): a permit list alone means
+    "only these networks", so it starts from denying everything."""
+    everything = ("0.0.0.0/0", "::/0") if permit and not deny else ()
+    rules = [("deny", network) for network in (*everything, *deny)] + [("permit", network) for network in permit]
+    return Acl(rules)
+
+
+def _host(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+_NEEDED = {b"via": b"Via", b"v": b"Via", b"from": b"From", b"f": b"From", b"to": b"To", b"t": b"To",
+           b"call-id": b"Call-ID", b"i": b"Call-ID", b"cseq": b"CSeq"}
+
+
+def raw_bad_request(data: bytes, reason: str) -> bytes | None:
+    """``400 <reason>`` built from the raw header lines of an unparsable request (None if impossible)."""
+    head = data.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+    lines = head.replace(b"\r\n", b"\n").split(b"\n")[1:]
+    unfolded: list[bytes] = []
+    for line in lines:
+        if line[:1] in (b" ", b"\t") and unfolded:
+            unfolded[-1] += b" " + line.strip()
+        else:
+            unfolded.append(line)
+    found: dict[bytes, list[bytes]] = {}
+    for line in unfolded:
+        name, sep, value = line.partition(b":")
+        canonical = _NEEDED.get(name.strip().lower())
+        if sep and canonical is not None and value.strip():
+            found.setdefault(canonical, []).append(value.strip())
+    if not found.get(b"Via") or not found.get(b"CSeq"):
+        return None
+    safe_reason = reason.replace("\r", " ").replace("\n", " ")[:100] or "Bad Request"
+    out = [f"SIP/2.0 400 {safe_reason}".encode()]
+    for name in (b"Via", b"From", b"To", b"Call-ID", b"CSeq"):
+        for value in found.get(name, [])[: 1 if name != b"Via" else None]:
+            out.append(name + b": " + value)
+    out.append(b"Content-Length: 0")
+    return b"\r\n".join(out) + b"\r\n\r\n"

@@ -1,0 +1,264 @@
+"""Where the registrar's bindings live between restarts: the record of one binding and its stores.
+
+A binding (RFC 3261 section 10.3) is kept in wall-clock form here, because monotonic time does not survive a
+restart: ``expires_at_wall`` is the Unix time at which it lapses, ``expires`` the interval the registrar
+granted (which bounds how long a binding may live after a restart whatever the wall clock says).  The
+location service (:mod:`core.sip.registrar`) turns records back into live bindings with a monotonic expiry.
+
+Two stores implement :class:`BindingStore`: :class:`MemoryBindingStore` for tests and :class:`SqliteBindingStore`
+(one table, WAL, ``synchronous=NORMAL``: a process crash loses nothing, a power cut may lose the last
+registrations, which phones repeat within their interval anyway).  Every change of one REGISTER is one
+transaction, so that the bindings of a request are committed all or nothing (RFC 3261 section 10.3 step 7).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Protocol
+
+log = logging.getLogger("centralita.sip")
+
+Address = tuple[str, int]
+"""(host, port); an IPv6 host without brackets."""
+
+Transport = Literal["udp", "tcp", "tls"]
+
+TRANSPORTS: tuple[Transport, ...] = ("udp", "tcp", "tls")
+
+SCHEMA_VERSION = 1
+
+
+class RegistrarError(Exception):
+    """The location service or its store failed; ``aor`` and ``contact`` say where, when known."""
+
+    def __init__(self, reason: str, *, aor: str | None = None, contact: str | None = None) -> None:
+        where = " ".join(part for part in (f"AOR {aor!r}" if aor is not None else "",
+                                           f"contact {contact!r}" if contact is not None else "") if part)
+        super().__init__(f"{where}: {reason}" if where else reason)
+        self.reason = reason
+        self.aor = aor
+        self.contact = contact
+
+
+@dataclass(frozen=True, slots=True)
+class BindingRecord:
+    """One binding as it is persisted: everything but the monotonic expiry.
+
+    ``contact`` is the Contact URI as registered (serialised), ``q`` its ``q`` parameter (None when absent),
+    ``instance``/``reg_id`` the RFC 5626 ``+sip.instance`` (quotes removed) and ``reg-id`` parameters,
+    ``source``/``transport`` where the REGISTER came from (after NAT), ``path`` the RFC 3327 Path values.
+    ``call_id``/``cseq`` are those of the REGISTER that last changed the binding (RFC 3261 section 10.3 step 7).
+    """
+
+    binding_id: str
+    aor: str
+    contact: str
+    q: float | None
+    expires: int
+    expires_at_wall: float
+    refreshed_at_wall: float
+    call_id: str
+    cseq: int
+    instance: str | None
+    reg_id: int | None
+    source: Address
+    transport: Transport
+    user_agent: str | None
+    path: tuple[str, ...]
+
+
+class BindingStore(Protocol):
+    """Persistence of binding records.  ``apply`` is atomic: all of it is committed or none of it."""
+
+    def load(self) -> list[BindingRecord]:
+        """Every stored record (expired ones included: the location service decides)."""
+        ...
+
+    def apply(self, upserts: Sequence[BindingRecord], deletes: Sequence[str]) -> None:
+        """Insert or replace ``upserts`` (by ``binding_id``) and delete the ids in ``deletes``, in one
+        transaction.  Raises :class:`RegistrarError` when it fails; nothing is changed then."""
+        ...
+
+    def close(self) -> None:
+        """Release the store (idempotent)."""
+        ...
+
+
+class MemoryBindingStore:
+    """A :class:`BindingStore` in a dict, for tests and for gateways that keep no registrations."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, BindingRecord] = {}
+        self.transactions = 0
+
+    def load(self) -> list[BindingRecord]:
+        """Every record, in insertion order."""
+        return list(self.records.values())
+
+    def apply(self, upserts: Sequence[BindingRecord], deletes: Sequence[str]) -> None:
+        """Apply the changes (a dict update cannot fail half-way); ``transactions`` counts the non-empty ones."""
+        if not upserts and not deletes:
+            return
+        for binding_id in deletes:
+            self.records.pop(binding_id, None)
+        for record in upserts:
+            self.records[record.binding_id] = record
+        self.transactions += 1
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+_COLUMNS = ("binding_id", "aor", "contact", "q", "expires", "expires_at_wall", "refreshed_at_wall", "call_id",
+            "cseq", "instance", "reg_id", "source_host", "source_port", "transport", "user_agent", "path")
+
+_CREATE = """
+CREATE TABLE IF NOT EXISTS sip_bindings (
+    binding_id TEXT PRIMARY KEY,
+    aor TEXT NOT NULL,
+    contact TEXT NOT NULL,
+    q REAL,
+    expires INTEGER NOT NULL,
+    expires_at_wall REAL NOT NULL,
+    refreshed_at_wall REAL NOT NULL,
+    call_id TEXT NOT NULL,
+    cseq INTEGER NOT NULL,
+    instance TEXT,
+    reg_id INTEGER,
+    source_host TEXT NOT NULL,
+    source_port INTEGER NOT NULL,
+    transport TEXT NOT NULL,
+    user_agent TEXT,
+    path TEXT NOT NULL
+)"""
+
+# Path values may contain commas inside <...>, so they are joined with a character a SIP header cannot hold.
+_PATH_SEPARATOR = "\n"
+
+
+class SqliteBindingStore:
+    """Bindings in the SQLite file ``path`` (created if missing), table ``sip_bindings``.
+
+    WAL journal with ``synchronous=NORMAL`` by default (the registrar's data is re-sent by phones within
+    their registration interval, so the last transactions before a power cut are cheap to lose).  Use from
+    one thread (the event loop's).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, synchronous: str = "NORMAL") -> None:
+        if synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+            raise ValueError(f"unsupported synchronous mode {synchronous!r}")
+        self.path = Path(path)
+        self._closed = True
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise RegistrarError(f"cannot open {self.path}: {exc}") from exc
+        self._closed = False
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
+            version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+            if version > SCHEMA_VERSION:
+                raise RegistrarError(f"{self.path}: registrations schema version {version} is newer than "
+                                     f"this gateway's ({SCHEMA_VERSION})")
+            self._db.execute(_CREATE)
+            self._db.execute("CREATE INDEX IF NOT EXISTS sip_bindings_aor ON sip_bindings (aor)")
+            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except sqlite3.Error as exc:
+            self.close()
+            raise RegistrarError(f"cannot open {self.path}: {exc}") from exc
+        except RegistrarError:
+            self.close()
+            raise
+
+    def load(self) -> list[BindingRecord]:
+        """Every stored record; rows that cannot be read back are logged and skipped."""
+        try:
+            rows = self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM sip_bindings ORDER BY rowid").fetchall()
+        except sqlite3.Error as exc:
+            raise RegistrarError(f"cannot read {self.path}: {exc}") from exc
+        records: list[BindingRecord] = []
+        for row in rows:
+            record = _record_from_row(row)
+            if record is None:
+                log.warning("%s: skipping unreadable registration row %r", self.path, row[0])
+                continue
+            records.append(record)
+        return records
+
+    def apply(self, upserts: Sequence[BindingRecord], deletes: Sequence[str]) -> None:
+        """One transaction: delete ``deletes``, then insert or replace ``upserts``."""
+        if not upserts and not deletes:
+            return
+        placeholders = ", ".join("?" * len(_COLUMNS))
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                if deletes:
+                    self._db.executemany("DELETE FROM sip_bindings WHERE binding_id = ?",
+                                         [(binding_id,) for binding_id in deletes])
+                if upserts:
+                    self._db.executemany(
+                        f"INSERT OR REPLACE INTO sip_bindings ({', '.join(_COLUMNS)}) VALUES ({placeholders})",
+                        [_row_from_record(record) for record in upserts])
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise RegistrarError(f"cannot write {self.path}: {exc}") from exc
+
+    def close(self) -> None:
+        """Close the database (idempotent)."""
+        if not self._closed:
+            self._closed = True
+            self._db.close()
+
+
+def _row_from_record(record: BindingRecord) -> tuple[object, ...]:
+    return (record.binding_id, record.aor, record.contact, record.q, record.expires, record.expires_at_wall,
+            record.refreshed_at_wall, record.call_id, record.cseq, record.instance, record.reg_id,
+            record.source[0], record.source[1], record.transport, record.user_agent,
+            _PATH_SEPARATOR.join(record.path))
+
+
+def _record_from_row(row: tuple[object, ...]) -> BindingRecord | None:
+    (binding_id, aor, contact, q, expires, expires_at_wall, refreshed_at_wall, call_id, cseq, instance, reg_id,
+     source_host, source_port, transport, user_agent, path) = row
+    for transport_name in TRANSPORTS:
+        if transport == transport_name:
+            break
+    else:
+        return None
+    try:
+        return BindingRecord(
+            binding_id=_text(binding_id), aor=_text(aor), contact=_text(contact),
+            q=None if q is None else _number(q), expires=int(_number(expires)),
+            expires_at_wall=_number(expires_at_wall), refreshed_at_wall=_number(refreshed_at_wall),
+            call_id=_text(call_id), cseq=int(_number(cseq)),
+            instance=None if instance is None else _text(instance),
+            reg_id=None if reg_id is None else int(_number(reg_id)),
+            source=(_text(source_host), int(_number(source_port))), transport=transport_name,
+            user_agent=None if user_agent is None else _text(user_agent),
+            path=tuple(_text(path).split(_PATH_SEPARATOR)) if path else (),
+        )
+    except ValueError:
+        return None
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"not text: {value!r}")
+    return value
+
+
+def _number(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"not a number: {value!r}")
+    return float(value)
