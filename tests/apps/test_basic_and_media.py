@@ -226,3 +226,94 @@ async def test_playtones_and_milliwatt_with_media(tmp_path: Path) -> None:
     system.executor.media = media
     await system.run_call("100")
     assert media.tones == ["busy", "-stop"]
+
+
+async def test_record_with_media_sets_status_and_file(tmp_path: Path) -> None:
+    system = make_system(tmp_path, "[test]\nexten => 100,1,Record(/tmp/msg.wav,3,30)\n"
+                                   " same => n,Set(R=${RECORD_STATUS}|${RECORDED_FILE})\n")
+    system.executor.media = FakeMedia()
+    channel = await system.run_call("100")
+    assert channel.variables["R"] == "SILENCE|/tmp/msg"
+
+
+async def test_record_without_media_fails_clearly(tmp_path: Path) -> None:
+    system = make_system(tmp_path, "[test]\nexten => 100,1,Record(/tmp/msg.wav)\n same => n,Set(NEVER=1)\n")
+    channel = await system.run_call("100")
+    assert "NEVER" not in channel.variables
+
+
+async def test_sayunixtime_plays_date_and_time(tmp_path: Path) -> None:
+    system = make_system(tmp_path, "[test]\nexten => 100,1,SayUnixTime(1795680000,UTC,ABdY IMp)\n")
+    media = FakeMedia()
+    system.executor.media = media
+    await system.run_call("100")
+    # 1795680000 = Thursday 26 November 2026, 08:00 UTC
+    assert media.played == [["digits/day-4", "digits/mon-10", "digits/h-26", "digits/2", "digits/thousand",
+                             "digits/20", "digits/6", "digits/8", "digits/oclock", "digits/a-m"]]
+
+
+async def test_random_with_certain_probabilities(tmp_path: Path) -> None:
+    system = make_system(tmp_path, """
+[test]
+exten => 100,1,Random(100:yes)
+ same => n,Hangup(17)
+ same => n(yes),Random(0:no)
+ same => n,Hangup(16)
+ same => n(no),Hangup(21)
+""")
+    assert (await system.run_call("100")).hangup_cause is HangupCause.NORMAL_CLEARING
+
+
+async def test_verbose_log_and_noop_write_to_the_log(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    system = make_system(tmp_path, """
+[test]
+exten => 100,1,Verbose(2,hello ${EXTEN})
+ same => n,Log(WARNING,careful ${CALLERID(num)})
+ same => n,NoOp(quiet)
+""")
+    caplog.set_level("DEBUG", logger="centralita")
+    await system.run_call("100", caller="3003")
+    messages = [(r.levelname, r.getMessage()) for r in caplog.records]
+    assert ("INFO", "hello 100") in messages
+    assert any(level == "WARNING" and text.endswith("careful 3003") for level, text in messages)
+
+
+async def test_milliwatt_answers_and_plays_until_hangup(tmp_path: Path) -> None:
+    system = make_system(tmp_path, "[test]\nexten => 601,1,Milliwatt()\n")
+    system.executor.media = FakeMedia()
+    channel = system.phones.call_in("601")
+    await asyncio.sleep(0.02)
+    assert ("answer", channel.name, None) in system.phones.actions
+    channel.remote_hungup(HangupCause.NORMAL_CLEARING)
+    await asyncio.sleep(0.01)
+    assert system.executor.contexts == {}
+
+
+async def test_cdr_applications_reach_the_engine(tmp_path: Path) -> None:
+    system = make_system(tmp_path, "[test]\nexten => 100,1,Answer()\n same => n,ForkCDR()\n"
+                                   " same => n,ResetCDR()\n same => n,NoCDR()\n")
+
+    class Engine:
+        def __init__(self) -> None:
+            self.calls: list[tuple[str, str]] = []
+
+        def current(self, channel_name: str) -> None:
+            return None
+
+        def fork(self, channel_name: str, options: str = "") -> None:
+            self.calls.append(("fork", channel_name))
+
+        def disable(self, channel_name: str) -> None:
+            self.calls.append(("disable", channel_name))
+
+        def reset(self, channel_name: str, options: str = "") -> None:
+            self.calls.append(("reset", channel_name))
+
+        def hangup_logic_done(self, channel_name: str) -> None:
+            self.calls.append(("done", channel_name))
+
+    engine = Engine()
+    system.executor.cdr_engine = engine  # type: ignore[assignment]
+    channel = await system.run_call("100")
+    assert engine.calls == [("fork", channel.name), ("reset", channel.name), ("disable", channel.name),
+                            ("done", channel.name)]
