@@ -109,7 +109,8 @@ class Gateway:
         executor = self.telephony.executor
         services.append(SipService(config, self.pbx, self.registry,
                                    redirect=lambda channel, context, exten: executor.async_goto(
-                                       channel.name, context, exten, 1)))
+                                       channel.name, context, exten, 1),
+                                   routable=executor.routable))
         services.extend(self.telephony.services())
         self.pbx.register_commands(self.registry)
         self._register_core_commands()

@@ -75,11 +75,13 @@ class SipService:
 
     name = "sip"
 
-    def __init__(self, config: Config, pbx: Pbx, registry: CommandRegistry, redirect: object) -> None:
+    def __init__(self, config: Config, pbx: Pbx, registry: CommandRegistry, redirect: object,
+                 routable: object = None) -> None:
         self.config = config
         self.pbx = pbx
         self.registry = registry
         self.redirect = redirect
+        self.routable = routable
         self.endpoint: SipEndpoint | None = None
         self.transport: SipTransport | None = None
         self.driver: SipChannelDriver | None = None
@@ -106,7 +108,7 @@ class SipService:
         self.endpoint, self.transport = endpoint, transport
         location.restore(transport.now(), endpoint.wallclock())
         self.driver = SipChannelDriver(self.pbx, endpoint, transport.now, transport.flush,
-                                       redirect=self.redirect)  # type: ignore[arg-type]
+                                       redirect=self.redirect, routable=self.routable)  # type: ignore[arg-type]
         self.pbx.register_driver(self.driver)
         endpoint.start_registrations(transport.now())
         transport.flush()

@@ -306,6 +306,19 @@ class DialplanExecutor:
         self.globals.clear()
         self.globals.update(dialplan.globals)
 
+    def routable(self, context: str, exten: str, caller: str = "") -> str:
+        """What an inbound call to ``exten`` in ``context`` would meet: ``"exists"``, ``"incomplete"``
+        (more digits could match) or ``"unknown"`` -- what SIP answers 404/484 from."""
+        index = self.index
+        if index is None:
+            return "unknown"
+        now = self.wallclock()
+        if index.exists(context, exten, 1, caller, now):
+            return "exists"
+        if index.can_match(context, exten, caller, now):
+            return "incomplete"
+        return "unknown"
+
     def context_of(self, channel_name: str) -> CallContext | None:
         """The running dialplan state of a channel (``SoftHangup``, redirects)."""
         return self.contexts.get(channel_name)

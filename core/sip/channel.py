@@ -72,12 +72,14 @@ class SipChannelDriver(ChannelDriver):
     description = "Session Initiation Protocol (SIP)"
 
     def __init__(self, pbx: Pbx, endpoint: SipEndpoint, now: Callable[[], float], flush: Callable[[], None],
-                 *, redirect: Callable[[Channel, str, str], bool] | None = None) -> None:
+                 *, redirect: Callable[[Channel, str, str], bool] | None = None,
+                 routable: Callable[[str, str, str], str] | None = None) -> None:
         self.pbx = pbx
         self.endpoint = endpoint
         self.now = now
         self.flush = flush
         self.redirect = redirect
+        self.routable = routable
 
     # -- events from the endpoint ---------------------------------------------------------------------
 
@@ -130,6 +132,15 @@ class SipChannelDriver(ChannelDriver):
             self._transfer(channel, event.call, event.target)
 
     def _incoming(self, call: SipCall) -> None:
+        if self.routable is not None:
+            # As Asterisk's SIP channel drivers do: 404 for a number the context cannot route, 484 for one
+            # that could still become routable with more digits (overlap dialling).
+            verdict = self.routable(call.context, call.dnid or "s", call.caller.number)
+            if verdict != "exists":
+                status = 484 if verdict == "incomplete" else 404
+                cause = HangupCause.INVALID_NUMBER_FORMAT if status == 484 else HangupCause.UNALLOCATED
+                self.endpoint.reject(call, cause, self.now(), status=status)
+                return
         resource = call.user or call.trunk or call.peer[0]
         channel = self.pbx.new_channel(self, resource, direction=Direction.INBOUND, caller=call.caller,
                                        context=call.context, exten=call.dnid or "s", state=ChannelState.RING)

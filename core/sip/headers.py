@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from core.sip.uri import (
     HOST_FAST,
@@ -102,6 +103,12 @@ _ADDR_SPEC_FAST = re.compile(
 ).fullmatch
 _CSEQ = re.compile(rf"([0-9]{{1,20}})[ \t]+({_TOKEN})")
 
+RFC_METHODS = frozenset(
+    {"ACK", "BYE", "CANCEL", "INFO", "INVITE", "MESSAGE", "NOTIFY", "OPTIONS", "PRACK", "PUBLISH", "REFER",
+     "REGISTER", "SUBSCRIBE", "UPDATE"}
+)  # fmt: skip
+"""Methods of RFC 3261 and its standard extensions."""
+
 _NAME_INFO: dict[str, tuple[str, str]] = {}
 for _name in _KNOWN_NAMES:
     _NAME_INFO[_name] = _NAME_INFO[_name.lower()] = (_name.lower(), _name)
@@ -177,6 +184,14 @@ def parse_header_params(text: str, header: str) -> dict[str, str | None]:
     return params
 
 
+def _params(text: str) -> dict[str, str | None]:
+    """Parameters matched by a fast path; one parameter is the common case."""
+    if text.find(";", 1) < 0:
+        name, eq, value = text.partition("=")
+        return {name[1:].lower(): value if eq else None}
+    return split_params(text)
+
+
 def _format_params(params: dict[str, str | None]) -> str:
     return "".join(f";{name}" if value is None else f";{name}={value}" for name, value in params.items())
 
@@ -203,34 +218,27 @@ class NameAddr:
         §3.1.2.13 regbadct); no whitespace is allowed inside ``<...>`` (RFC 4475 §3.1.2.14 badaspec);
         an unquoted display name is tokens only (RFC 4475 §3.1.2.15 baddn).
         """
-        text = text.strip(" \t")
         fast = _NAME_ADDR_FAST(text)
         if fast is not None:
             quoted, words, scheme, user, v4, name, v6, port_text, uri_params, header_params = fast.groups()
             if words is not None and ("  " in words or "\t" in words):
                 words = " ".join(words.split())
+            if port_text is None:
+                port = None
+            else:
+                port = int(port_text)
+                if port > 65535:
+                    raise SipParseError(f"Malformed {header}", header)
             uri = SipUri(
-                scheme,
-                user,
-                None,
-                v4 or fast_host(name, v6, header),
-                None if port_text is None else fast_port(port_text, header),
-                split_params(uri_params) if uri_params else {},
+                scheme, user, None, v4 or fast_host(name, v6, header), port, _params(uri_params) if uri_params else {}
             )
-            return cls(
-                quoted if quoted is not None else words, uri, split_params(header_params) if header_params else {}
-            )
+            return cls(words if quoted is None else quoted, uri, _params(header_params) if header_params else {})
+        text = text.strip(" \t")
         fast = _ADDR_SPEC_FAST(text)
         if fast is not None:
             scheme, user, v4, name, v6, port_text, header_params = fast.groups()
-            uri = SipUri(
-                scheme,
-                user,
-                None,
-                v4 or fast_host(name, v6, header),
-                None if port_text is None else fast_port(port_text, header),
-            )
-            return cls(None, uri, split_params(header_params) if header_params else {})
+            uri = SipUri(scheme, user, None, v4 or fast_host(name, v6, header), fast_port(port_text, header))
+            return cls(None, uri, _params(header_params) if header_params else {})
         if not text:
             raise SipParseError(f"Malformed {header}", header)
         display: str | None = None
@@ -315,11 +323,14 @@ class Via:
         fast = _VIA_FAST(text)
         if fast is not None:
             transport, v4, name, v6, port_text, param_text = fast.groups()
+            if port_text is None:
+                port = None
+            else:
+                port = int(port_text)
+                if port > 65535:
+                    raise SipParseError("Malformed Via", "Via")
             return cls(
-                transport.upper(),
-                v4 or fast_host(name, v6, "Via"),
-                None if port_text is None else fast_port(port_text, "Via"),
-                split_params(param_text) if param_text else {},
+                transport.upper(), v4 or fast_host(name, v6, "Via"), port, _params(param_text) if param_text else {}
             )
         match = _VIA.match(text)
         if match is None:
@@ -398,7 +409,13 @@ class CSeq:
         """Parse ``1*DIGIT LWS Method``; the number must fit 32 bits unsigned (RFC 3261 §8.1.1.5,
         RFC 4475 §3.1.2.4 scalar02)."""
         number, space, method = text.partition(" ")
-        if space and number.isdigit() and len(number) <= 10 and number.isascii() and _TOKEN_OK(method):
+        if (
+            space
+            and number.isdigit()
+            and len(number) <= 10
+            and number.isascii()
+            and (method in RFC_METHODS or _TOKEN_OK(method))
+        ):
             value = int(number)
             if value <= 0xFFFFFFFF:
                 return cls(value, method)
@@ -422,13 +439,14 @@ class Headers:
     ``(name, value)`` pairs in order.
     """
 
-    __slots__ = ("_entries", "_lines", "_index", "_version")
+    __slots__ = ("_entries", "_lines", "_index", "_parsed")
 
     def __init__(self, fields: Iterable[tuple[str, str]] = ()) -> None:
         self._entries: list[tuple[str, str, str]] | None = []
         self._lines: list[str] | None = None
         self._index: dict[str, list[str]] = {}
-        self._version = 0
+        # Parsed views of these headers (SipMessage's properties), dropped on any change.
+        self._parsed: dict[str, Any] = {}
         for name, value in fields:
             self.add(name, value)
 
@@ -439,7 +457,7 @@ class Headers:
         headers._entries = entries
         headers._lines = None
         headers._index = index
-        headers._version = 0
+        headers._parsed = {}
         return headers
 
     @classmethod
@@ -450,7 +468,7 @@ class Headers:
         headers._entries = None
         headers._lines = lines
         headers._index = index
-        headers._version = 0
+        headers._parsed = {}
         return headers
 
     def _fields(self) -> list[tuple[str, str, str]]:
@@ -519,7 +537,7 @@ class Headers:
         else:
             entries.append((key, canonical, value))
             self._index.setdefault(key, []).append(value)
-        self._version += 1
+        self._parsed.clear()
 
     def set(self, name: str, value: str) -> None:
         """Replace every line of ``name`` by one line with ``value``, where the first one was (else at the end)."""
@@ -537,7 +555,7 @@ class Headers:
             kept.append((key, canonical, value))
         self._entries = kept
         self._index[key] = [value]
-        self._version += 1
+        self._parsed.clear()
 
     def remove(self, name: str) -> int:
         """Remove every line of ``name``; returns how many there were."""
@@ -546,7 +564,7 @@ class Headers:
         if not removed:
             return 0
         self._entries = [entry for entry in self._fields() if entry[0] != key]
-        self._version += 1
+        self._parsed.clear()
         return len(removed)
 
     def copy(self) -> Headers:
@@ -604,9 +622,7 @@ def _parse_header_lines_checked(lines: list[str], max_line: int) -> Headers:
     fields: list[tuple[str, str, str]] = []
     index: dict[str, list[str]] = {}
     info_of = _NAME_INFO.get
-    number = 1
-    for line in _unfold(lines, max_line):
-        number += 1
+    for number, line in _unfold(lines, max_line):
         name, colon, value = line.partition(":")
         if not colon:
             raise SipParseError("Bad Request - Malformed header line", line=number)
@@ -640,29 +656,32 @@ def _name_info(name: str, number: int) -> tuple[str, str]:
     return info
 
 
-def _unfold(lines: list[str], max_line: int) -> list[str]:
-    """The header lines with continuation lines joined (RFC 3261 §7.3.1), each checked for length."""
-    headers = lines[1:]
-    folded = False
-    for line in headers:
-        first = line[:1]
-        if first == " " or first == "\t" or not first or len(line) > max_line:
-            folded = True
-            break
-    if not folded:
-        return headers
-    out: list[str] = []
-    for number, line in enumerate(headers, start=2):
+def _unfold(lines: list[str], max_line: int) -> list[tuple[int, str]]:
+    """``(line number, line)`` of each header field, continuation lines joined with one SP
+    (RFC 3261 §7.3.1), each checked against ``max_line``; ``lines[0]`` is the start line."""
+    fields: list[tuple[int, str]] = []
+    parts: list[str] = []
+    start = 0
+    length = 0
+    for number, line in enumerate(lines[1:], start=2):
         first = line[:1]
         if first == " " or first == "\t":
-            if not out:
+            if not parts:
                 raise SipParseError("Bad Request - Malformed header line", line=number)
-            line = out[-1].rstrip(" \t") + " " + line.lstrip(" \t")
-            out[-1] = line
-        elif not line:
-            raise SipParseError("Bad Request - Malformed header line", line=number)
+            parts[-1] = parts[-1].rstrip(" \t")
+            line = line.lstrip(" \t")
+            length += len(line) + 1
         else:
-            out.append(line)
-        if len(line) > max_line:
+            if not line:
+                raise SipParseError("Bad Request - Malformed header line", line=number)
+            if parts:
+                fields.append((start, " ".join(parts)))
+            parts = []
+            start = number
+            length = len(line)
+        parts.append(line)
+        if length > max_line:
             raise SipParseError("Bad Request - Header too long", line=number)
-    return out
+    if parts:
+        fields.append((start, " ".join(parts)))
+    return fields

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from core.sip.headers import (
     COMPACT_FORMS,
     LIST_HEADERS,
+    RFC_METHODS,
     CSeq,
     Headers,
     NameAddr,
@@ -38,6 +39,7 @@ __all__ = [
     "MAX_HEADER_LENGTH",
     "MAX_MESSAGE_SIZE",
     "MAX_VIAS",
+    "RFC_METHODS",
     "CSeq",
     "Headers",
     "NameAddr",
@@ -84,10 +86,6 @@ _MAGIC_COOKIE = "z9hG4bK"
 # CSeq values are immutable and recur (a transaction's requests and responses share one): parsed
 # ones are kept, a bounded number.
 _CSEQ_CACHE: dict[str, CSeq] = {}
-_KNOWN_METHODS = frozenset(
-    {"ACK", "BYE", "CANCEL", "INFO", "INVITE", "MESSAGE", "NOTIFY", "OPTIONS", "PRACK", "PUBLISH", "REFER",
-     "REGISTER", "SUBSCRIBE", "UPDATE"}
-)  # fmt: skip
 
 
 class SipMessage:
@@ -102,46 +100,13 @@ class SipMessage:
     Parsed objects are views: to change a message, change its headers.
     """
 
-    __slots__ = (
-        "headers",
-        "body",
-        "framing_error",
-        "wire_size",
-        "_cache_owner",
-        "_cache_version",
-        "_vias",
-        "_from",
-        "_to",
-        "_call_id",
-        "_cseq",
-        "_contacts",
-        "_routes",
-        "_record_routes",
-    )
+    __slots__ = ("headers", "body", "framing_error", "wire_size")
 
     def __init__(self, headers: Headers | None = None, body: bytes = b"") -> None:
         self.headers = headers if headers is not None else Headers()
         self.body = body
         self.framing_error: str | None = None
         self.wire_size = 0
-        self._reset_cache()
-
-    def _reset_cache(self) -> None:
-        self._cache_owner: Headers | None = self.headers
-        self._cache_version = self.headers._version
-        self._vias: list[Via] | None = None
-        self._from: NameAddr | None = None
-        self._to: NameAddr | None = None
-        self._call_id: str | None = None
-        self._cseq: CSeq | None = None
-        self._contacts: tuple[list[NameAddr], bool] | None = None
-        self._routes: list[NameAddr] | None = None
-        self._record_routes: list[NameAddr] | None = None
-
-    def _fresh(self) -> None:
-        headers = self.headers
-        if self._cache_owner is not headers or self._cache_version != headers._version:
-            self._reset_cache()
 
     # -- raw access ----------------------------------------------------------------------------
 
@@ -179,9 +144,7 @@ class SipMessage:
     def vias(self) -> list[Via]:
         """Every Via value, topmost first (RFC 3261 §20.42); ``[]`` when there is none."""
         headers = self.headers
-        if self._cache_owner is not headers or self._cache_version != headers._version:
-            self._reset_cache()
-        vias = self._vias
+        vias: list[Via] | None = headers._parsed.get("via")
         if vias is None:
             vias = []
             for line in headers._index.get("via", ()):
@@ -193,71 +156,56 @@ class SipMessage:
                     vias.append(Via.parse(line))
             if len(vias) > MAX_VIAS:
                 raise SipParseError("Bad Request - Too many Via", "Via")
-            self._vias = vias
+            headers._parsed["via"] = vias
         return vias
 
     @property
     def from_(self) -> NameAddr:
         """The From header (RFC 3261 §20.20)."""
         headers = self.headers
-        if self._cache_owner is not headers or self._cache_version != headers._version:
-            self._reset_cache()
-        value = self._from
+        value: NameAddr | None = headers._parsed.get("from")
         if value is None:
-            value = self._from = NameAddr.parse(self._single("from", "From"), "From")
+            value = headers._parsed["from"] = NameAddr.parse(self._single("from", "From"), "From")
         return value
 
     @property
     def to(self) -> NameAddr:
         """The To header (RFC 3261 §20.39)."""
         headers = self.headers
-        if self._cache_owner is not headers or self._cache_version != headers._version:
-            self._reset_cache()
-        value = self._to
+        value: NameAddr | None = headers._parsed.get("to")
         if value is None:
-            value = self._to = NameAddr.parse(self._single("to", "To"), "To")
+            value = headers._parsed["to"] = NameAddr.parse(self._single("to", "To"), "To")
         return value
 
     @property
     def call_id(self) -> str:
         """The Call-ID (RFC 3261 §20.8), compared case-sensitively."""
-        headers = self.headers
-        if self._cache_owner is not headers or self._cache_version != headers._version:
-            self._reset_cache()
-        value = self._call_id
-        if value is None:
-            value = self._single("call-id", "Call-ID")
-            if _CALL_ID_OK(value) is None:
-                raise SipParseError("Malformed Call-ID", "Call-ID")
-            self._call_id = value
+        value = self._single("call-id", "Call-ID")
+        if _CALL_ID_OK(value) is None:
+            raise SipParseError("Malformed Call-ID", "Call-ID")
         return value
 
     @property
     def cseq(self) -> CSeq:
         """The CSeq (RFC 3261 §20.16)."""
-        headers = self.headers
-        if self._cache_owner is not headers or self._cache_version != headers._version:
-            self._reset_cache()
-        value = self._cseq
+        values = self.headers._index.get("cseq")
+        text = values[0] if values is not None and len(values) == 1 else self._single("cseq", "CSeq")
+        value = _CSEQ_CACHE.get(text)
         if value is None:
-            text = self._single("cseq", "CSeq")
-            value = _CSEQ_CACHE.get(text)
-            if value is None:
-                value = CSeq.parse(text)
-                if len(_CSEQ_CACHE) >= 4096:
-                    _CSEQ_CACHE.clear()
-                _CSEQ_CACHE[text] = value
-            self._cseq = value
+            value = CSeq.parse(text)
+            if len(_CSEQ_CACHE) >= 4096:
+                _CSEQ_CACHE.clear()
+            _CSEQ_CACHE[text] = value
         return value
 
     def _parse_contacts(self) -> tuple[list[NameAddr], bool]:
-        self._fresh()
-        parsed = self._contacts
+        headers = self.headers
+        parsed: tuple[list[NameAddr], bool] | None = headers._parsed.get("contact")
         if parsed is None:
             contacts: list[NameAddr] = []
             star = False
-            for line in self.headers._index.get("contact", ()):
-                for item in split_list(line):
+            for line in headers._index.get("contact", ()):
+                for item in split_list(line) if "," in line else (line,):
                     if item == "*":
                         star = True
                     elif not item:
@@ -267,7 +215,7 @@ class SipMessage:
             if star and contacts:
                 # RFC 3261 §10.2.2: "*" stands alone.
                 raise SipParseError("Malformed Contact", "Contact")
-            parsed = self._contacts = (contacts, star)
+            parsed = headers._parsed["contact"] = (contacts, star)
         return parsed
 
     @property
@@ -281,35 +229,27 @@ class SipMessage:
         return self._parse_contacts()[1]
 
     def _addresses(self, key: str, name: str) -> list[NameAddr]:
-        out = []
-        for line in self.headers._index.get(key, ()):
-            for item in split_list(line):
-                if not item:
-                    raise SipParseError(f"Malformed {name}", name)
-                out.append(NameAddr.parse(item, name))
+        headers = self.headers
+        out: list[NameAddr] | None = headers._parsed.get(key)
+        if out is None:
+            out = []
+            for line in headers._index.get(key, ()):
+                for item in split_list(line):
+                    if not item:
+                        raise SipParseError(f"Malformed {name}", name)
+                    out.append(NameAddr.parse(item, name))
+            headers._parsed[key] = out
         return out
 
     @property
     def routes(self) -> list[NameAddr]:
         """The Route set, in order (RFC 3261 §20.34)."""
-        headers = self.headers
-        if self._cache_owner is not headers or self._cache_version != headers._version:
-            self._reset_cache()
-        value = self._routes
-        if value is None:
-            value = self._routes = self._addresses("route", "Route")
-        return value
+        return self._addresses("route", "Route")
 
     @property
     def record_routes(self) -> list[NameAddr]:
         """The Record-Route values, in order (RFC 3261 §20.30)."""
-        headers = self.headers
-        if self._cache_owner is not headers or self._cache_version != headers._version:
-            self._reset_cache()
-        value = self._record_routes
-        if value is None:
-            value = self._record_routes = self._addresses("record-route", "Record-Route")
-        return value
+        return self._addresses("record-route", "Record-Route")
 
     @property
     def max_forwards(self) -> int | None:
@@ -464,9 +404,10 @@ class SipResponse(SipMessage):
 
 
 def _split_head(head: str) -> list[str]:
+    """The lines of a header block whose line ends are CRLF, or bare LF (accepted for robustness).
+    A CR that ends no line raises: it could end a line for another parser (header injection)."""
     lines = head.split("\r\n")
     crlf = len(lines) - 1
-    # Bare LF line ends are accepted (robustness); a CR that ends no line is not.
     if head.count("\n") != crlf:
         lines = [line[:-1] if line.endswith("\r") else line for line in head.split("\n")]
         crlf = head.count("\r\n")
@@ -476,10 +417,13 @@ def _split_head(head: str) -> list[str]:
 
 
 def _parse_head(head: str) -> SipRequest | SipResponse:
-    lines = _split_head(head)
+    return _parse_lines(_split_head(head), len(head))
+
+
+def _parse_lines(lines: list[str], size: int) -> SipRequest | SipResponse:
     first = lines[0]
     headers = parse_header_lines(
-        lines, max_headers=MAX_HEADERS, max_line=MAX_HEADER_LENGTH, long_lines=len(head) > MAX_HEADER_LENGTH
+        lines, max_headers=MAX_HEADERS, max_line=MAX_HEADER_LENGTH, long_lines=size > MAX_HEADER_LENGTH
     )
     message: SipRequest | SipResponse
     if first[:4].upper() == "SIP/":
@@ -491,7 +435,7 @@ def _parse_head(head: str) -> SipRequest | SipResponse:
         message = SipResponse(int(parts[1]), parts[2] if len(parts) == 3 else "", headers, version="SIP/2.0")
     else:
         parts = first.split(" ")
-        if len(parts) == 3 and parts[2] == "SIP/2.0" and parts[0] in _KNOWN_METHODS and parts[1]:
+        if len(parts) == 3 and parts[2] == "SIP/2.0" and parts[0] in RFC_METHODS and parts[1]:
             return SipRequest(parts[0], parts[1], headers)
         words = first.split()
         if len(words) < 3 or _TOKEN_OK(words[0]) is None or _VERSION_OK(words[-1]) is None:
@@ -546,13 +490,27 @@ def parse_message(data: bytes, *, max_size: int = MAX_MESSAGE_SIZE) -> SipReques
         start += 2
     if start >= size:
         raise SipParseError("Bad Request - Empty message")
-    head_end, body_start = _find_head_end(data, start)
-    if head_end < 0:
-        # No empty line: tolerated when the datagram holds only a start line and headers.
-        head_end = body_start = size
-        while head_end > start and data[head_end - 1] in (10, 13):
-            head_end -= 1
-    message = _parse_head(data[start:head_end].decode("utf-8", "surrogateescape"))
+    head_end = data.find(b"\r\n\r\n", start)
+    lines = None
+    if head_end >= 0:
+        head = data[start:head_end].decode("utf-8", "surrogateescape")
+        lines = head.split("\r\n")
+        crlf = len(lines) - 1
+        if head.count("\n") != crlf:
+            lines = None  # bare LFs: the header block may end earlier, at an LF LF
+        elif head.count("\r") != crlf:
+            raise SipParseError("Bad Request - Stray CR")
+        body_start = head_end + 4
+    if lines is None:
+        head_end, body_start = _find_head_end(data, start)
+        if head_end < 0:
+            # No empty line: tolerated when the datagram holds only a start line and headers.
+            head_end = body_start = size
+            while head_end > start and data[head_end - 1] in (10, 13):
+                head_end -= 1
+        head = data[start:head_end].decode("utf-8", "surrogateescape")
+        lines = _split_head(head)
+    message = _parse_lines(lines, len(head))
     message.wire_size = size
     body = data[body_start:]
     lengths = message.headers._index.get("content-length")
@@ -718,8 +676,6 @@ class Rejection:
 
 _MANDATORY = (("via", "Via"), ("from", "From"), ("to", "To"), ("call-id", "Call-ID"), ("cseq", "CSeq"))
 _SINGLE = (("max-forwards", "Max-Forwards"), ("content-type", "Content-Type"), ("expires", "Expires"))
-RFC_METHODS = _KNOWN_METHODS
-"""Methods defined by RFC 3261 and its standard extensions (a method outside gets 501, inside 405)."""
 DEFAULT_LOCAL_METHODS = frozenset({"OPTIONS", "REGISTER", "ACK", "CANCEL"})
 DEFAULT_URI_SCHEMES = frozenset({"sip", "sips", "tel"})
 

@@ -344,20 +344,18 @@ class ClientNonInviteTransaction(ClientTransaction):
         if state is not _TRYING and state is not _PROCEEDING:
             return  # Completed: retransmissions of the final response are absorbed
         self._response = response
+        events.append(ResponseReceived(self, response))
         if response.status < 200:
             self.state = _PROCEEDING
+            return
+        self.state = _COMPLETED
+        host._stop_timer(self, _T.E)
+        host._stop_timer(self, _T.F)
+        if self.reliable:
+            host._start_timer(self, _T.K, 0.0, now)
         else:
-            self.state = _COMPLETED
-            host._stop_timer(self, _T.E)
-            host._stop_timer(self, _T.F)
-            if self.reliable:
-                host._start_timer(self, _T.K, 0.0, now)
-            else:
-                host._start_timer(self, _T.K, host.t4, now)
-                events.append(ResponseReceived(self, response))
-                self._keep_wire_only(self._data, b"")
-                return
-        events.append(ResponseReceived(self, response))
+            host._start_timer(self, _T.K, host.t4, now)
+            self._keep_wire_only(self._data, b"")
 
     def fire(self, timer: TransactionTimer, host: TransactionHost, now: float,
              events: list[TransactionEvent]) -> None:
@@ -550,7 +548,8 @@ class RequestReceived:
 
 @dataclass(frozen=True, slots=True)
 class AckReceived:
-    """An ACK that belongs to no transaction: the ACK of a 2xx (§17.2.3, §13.3.2.4), for the dialog."""
+    """An ACK for the TU: one that matches no transaction, or matches an INVITE server transaction in
+    Accepted (RFC 6026 §7.1) -- the ACK of a 2xx (§13.3.2.4, §17.2.3), which belongs to the dialog."""
 
     request: SipRequest
     source: Address

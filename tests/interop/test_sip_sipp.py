@@ -136,3 +136,45 @@ def test_dialplan_busy_and_congestion_answer_486_and_503(gateway: GatewayProcess
     result = caller.run("uac_call.xml", "-s", exten, "-set", "caller", "1001", "-au", "1001", "-ap", "demo-1001")
     assert result.ok, result.output[-2000:] + result.errors
     assert received(result.output, status)
+
+
+def test_cancel_before_answer_reaches_the_callee(gateway: GatewayProcess, phones: Callable[[], Sipp]) -> None:
+    callee = phones()
+    register(callee, "1002", "demo-1002")
+    callee.start("uas_ring_cancel.xml")
+    caller = phones()
+    result = caller.run("uac_cancel.xml", "-s", "1002", "-set", "caller", "1001", "-au", "1001", "-ap", "demo-1001")
+    assert result.ok, result.output[-2000:] + result.errors
+    assert callee.wait().ok  # the callee got our CANCEL and answered 487
+    ok, channels = gateway.console("core show channels")
+    assert ok and "0 active channels" in channels
+
+
+def test_bye_from_the_callee_ends_both_legs(gateway: GatewayProcess, phones: Callable[[], Sipp]) -> None:
+    callee = phones()
+    register(callee, "1002", "demo-1002")
+    callee.start("uas_bye.xml")
+    caller = phones()
+    # The caller waits for a BYE instead of sending one: uac_call.xml would BYE after 300 ms, so the
+    # callee (BYE after 300 ms from its 200) and the caller race; both outcomes end both legs.
+    result = caller.run("uac_call.xml", "-s", "1002", "-set", "caller", "1001", "-au", "1001", "-ap", "demo-1001")
+    callee_result = callee.wait()
+    assert callee_result.ok, callee_result.output[-2000:] + callee_result.errors
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        ok, channels = gateway.console("core show channels")
+        if "0 active channels" in channels:
+            break
+        time.sleep(0.1)
+    assert "0 active channels" in channels
+    del result
+
+
+def test_hold_and_resume_pass_through_the_b2bua(gateway: GatewayProcess, phones: Callable[[], Sipp]) -> None:
+    callee = phones()
+    register(callee, "1002", "demo-1002")
+    callee.start("uas_answer_reinvite.xml")
+    caller = phones()
+    result = caller.run("uac_hold.xml", "-s", "1002", "-set", "caller", "1001", "-au", "1001", "-ap", "demo-1001")
+    assert result.ok, result.output[-3000:] + result.errors
+    assert callee.wait().ok

@@ -287,6 +287,9 @@ def test_error_carries_the_line() -> None:
         parse_message(b"OPTIONS sip:a@b SIP/2.0\r\nVia: x\r\nbroken line\r\n\r\n")
     assert info.value.line == 3
     assert "line 3" in str(info.value)
+    with pytest.raises(SipParseError) as info:  # continuation lines count as lines of their own
+        parse_message(b"OPTIONS sip:a@b SIP/2.0\r\nVia: x\r\n y\r\nTo: z\r\nbroken line\r\n\r\n")
+    assert info.value.line == 5
 
 
 # -- limits against abuse ---------------------------------------------------------------------------

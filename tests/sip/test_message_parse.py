@@ -16,6 +16,9 @@ from core.sip.message import (
     Via,
     check_request,
     parse_message,
+    quote,
+    split_list,
+    unquote,
 )
 from tests.sip.messages import load, names
 
@@ -603,3 +606,32 @@ def test_non_utf8_header_octets_round_trip() -> None:
     data = _msg(*BASIC, "Subject: caf\xe9".encode("latin-1").decode("latin-1")).replace(b"caf\xc3\xa9", b"caf\xe9")
     m = parse_message(data)
     assert m.encode() == data.replace(b"\r\n\r\n", b"\r\nContent-Length: 0\r\n\r\n")
+
+
+def test_quoted_parameter_values_keep_their_quotes_and_escapes() -> None:
+    """RFC 3261 §25.1 gen-value = token / host / quoted-string: a quoted value may hold ';', ',' and
+    quoted-pairs; it is kept as written, and unquote() gives its content."""
+    m = parse_message(
+        _msg(*BASIC, 'Contact: <sip:ana@198.51.100.7>;+sip.instance="<urn:uuid:0a1b>";note="a;b, \\"c\\"" ;q=0.3')
+    )
+    [contact] = m.contacts
+    assert contact.params == {"+sip.instance": '"<urn:uuid:0a1b>"', "note": '"a;b, \\"c\\""', "q": "0.3"}
+    assert unquote(contact.params["note"] or "") == 'a;b, "c"'
+    assert unquote("token") == "token"
+    assert quote('a "b" \\ c') == '"a \\"b\\" \\\\ c"'
+    assert unquote(quote('a "b" \\ c')) == 'a "b" \\ c'
+
+
+@pytest.mark.parametrize(
+    ("value", "items"),
+    [
+        ("a, b ,c", ["a", "b", "c"]),
+        ('"x, y" <sip:a@b>, <sip:c,d@e>', ['"x, y" <sip:a@b>', "<sip:c,d@e>"]),
+        ("a,,b,", ["a", "", "b", ""]),  # empty elements are kept for the caller to reject
+        ('"unterminated, still one', ['"unterminated, still one']),
+        ("single", ["single"]),
+    ],
+)
+def test_split_list(value: str, items: list[str]) -> None:
+    """RFC 3261 §7.3.1: commas inside quotes and <> do not separate values."""
+    assert split_list(value) == items

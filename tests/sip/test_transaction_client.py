@@ -248,7 +248,6 @@ def test_send_request_adds_a_branch_when_the_via_has_none() -> None:
     layer = TransactionLayer()
     transaction = layer.send_request(request("OPTIONS", branch=None), UAS, "udp", 0.0)
     (data, destination, transport), = layer.datagrams_to_send()
-    sent = Clock(layer).layer  # noqa: F841 - only the layer's outbox matters here
     assert transaction.branch.startswith("z9hG4bK")
     assert f"branch={transaction.branch}".encode() in data
     assert destination == UAS and transport == "udp"
@@ -263,10 +262,30 @@ def test_duplicate_branch_and_ack_are_refused() -> None:
         layer.send_request(request("ACK", branch="z9hG4bK-ack"), UAS, "udp", 0.0)
 
 
-@pytest.mark.parametrize("t1, t2, t4", [(0.0, 4.0, 5.0), (0.5, 0.4, 5.0), (0.5, 4.0, -1.0)])
+@pytest.mark.parametrize("t1, t2, t4", [(0.5, 0.4, 5.0), (0.5, 4.0, -1.0)])
 def test_bad_timer_values_are_refused(t1: float, t2: float, t4: float) -> None:
     with pytest.raises(ValueError):
         TransactionLayer(t1=t1, t2=t2, t4=t4)
+
+
+@pytest.mark.parametrize("t1, timer_b, timeout", [
+    # Asterisk res/res_pjsip/config_system.c system_apply(): T1 below TIMER_T1_MIN (100 ms) is raised to it...
+    (0.02, None, 6.4),
+    # ...Timer B (default 32000 ms, DEFAULT_TIMER_B) below 64*T1 is raised to 64*T1...
+    (0.5, 10.0, 32.0),
+    (1.0, 32.0, 64.0),
+    # ...and a larger one is the timeout of every transaction (pjproject uses tsx.td for B, F, H and D).
+    (0.5, 40.0, 40.0),
+])
+def test_timer_settings_follow_asterisk(t1: float, timer_b: float | None, timeout: float) -> None:
+    layer = TransactionLayer(t1=t1, timer_b=timer_b)
+    clock = Clock(layer)
+    layer.send_request(request("OPTIONS", branch="z9hG4bK-f"), UAS, "udp", 0.0)
+    layer.send_request(request("INVITE", branch="z9hG4bK-b"), UAS, "udp", 0.0)
+    clock.collect()
+    clock.advance(100.0)
+    assert [round(at, 6) for at, e in clock.events if isinstance(e, TransactionTimedOut)] == [timeout, timeout]
+    assert clock.times("OPTIONS ")[1] == max(t1, 0.1)
 
 
 # -- CANCEL (§9.1) ------------------------------------------------------------------------------------------

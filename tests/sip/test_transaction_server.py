@@ -405,6 +405,15 @@ def test_timeout_events_name_the_transaction() -> None:
     assert all(e.transaction is transaction for e in events)  # type: ignore[union-attr]
 
 
+def test_timer_h_follows_asterisk_timer_b() -> None:
+    # pjsip.conf [system] timer_b is pjproject's tsx.td, the timeout of the INVITE server too (Timer H).
+    clock = Clock(TransactionLayer(timer_b=45.0))
+    transaction = created(clock.receive(request()))
+    answer(clock, transaction, 503, at=0.5)
+    clock.advance(100.0)
+    assert kinds(clock)[-2:] == [(45.5, "TransactionTimedOut"), (45.5, "TransactionTerminated")]
+
+
 def test_request_with_a_malformed_via_gets_400_from_the_source() -> None:
     # Principle 6: bad input gets a protocol-correct error; without a usable Via the source is the address.
     clock = Clock(TransactionLayer())

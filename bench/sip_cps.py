@@ -1,0 +1,259 @@
+"""SIP call rate through the B2BUA: SIPp uac -> centralita -> SIPp uas, against sippy's B2BUA.
+
+Each step offers a call rate for a few seconds (SIPp's built-in ``uac``: INVITE, 100/180/200, ACK, BYE
+right away; no media) and counts failed calls and INVITE retransmissions; the highest rate with every call
+successful and no retransmission is the clean rate.  centralita routes the calls through its dialplan
+(``Dial(SIP/uas/${EXTEN})`` over a trunk) with CDRs off, then on; sippy's ``b2bua_simple`` (PyPI ``sippy``)
+forwards them to the same SIPp uas.  Also: REGISTERs per second with digest authentication, and the memory
+of 1,000 concurrent calls (2,000 dialogs) held open.
+
+    python bench/sip_cps.py            # full ramps
+    python bench/sip_cps.py --smoke    # one short step each (CI)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SCENARIOS = REPO / "tests" / "interop" / "scenarios"
+RATES = [100, 200, 400, 600, 800, 1000, 1200, 1500, 2000, 2500]
+REGISTER_RATES = [500, 1000, 2000, 3000, 4000, 5000]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def need(binary: str, package: str) -> str:
+    path = shutil.which(binary)
+    if path is None:
+        raise SystemExit(f"{binary} not found: install {package}")
+    return path
+
+
+def sipp(*args: str, cwd: Path, timeout: float) -> tuple[bool, int, int, int]:
+    """Run SIPp; (clean, successful, failed, retransmissions)."""
+    process = subprocess.run([need("sipp", "the Debian package sip-tester"), *args, "-nostdin"], cwd=cwd,
+                             capture_output=True, text=True, timeout=timeout, check=False)
+    screen = process.stdout
+    successful = _counter(screen, "Successful call")
+    failed = _counter(screen, "Failed call")
+    retrans = sum(int(m.group(1)) for m in re.finditer(r"^\s*(?:INVITE|REGISTER) ---------->\s+\d+\s+(\d+)", screen,
+                                                       re.MULTILINE))
+    return process.returncode == 0 and failed == 0 and retrans == 0, successful, failed, retrans
+
+
+def _counter(screen: str, name: str) -> int:
+    matches = re.findall(rf"{name}\s*\|\s*\d+\s*\|\s*(\d+)", screen)
+    return int(matches[-1]) if matches else 0
+
+
+class Uas:
+    """SIPp's built-in uas answering everything."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.process = subprocess.Popen([need("sipp", "sip-tester"), "-sn", "uas", "-i", "127.0.0.1", "-p",
+                                         str(self.port), "-nostdin"], cwd=workdir, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL)
+        time.sleep(0.3)
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def start_centralita(workdir: Path, uas_port: int, *, cdr: bool) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    config = workdir / "centralita.toml"
+    config.write_text(f"""
+[system]
+data_dir = "{workdir / ('data-cdr' if cdr else 'data')}"
+[log]
+level = "warning"
+[sip]
+bind = "127.0.0.1"
+port = {port}
+requests_per_second = 100000
+[cdr]
+enabled = {"true" if cdr else "false"}
+[dialplan]
+file = "extensions.conf"
+[[sip.users]]
+name = "1001"
+secret = "bench-secret"
+[[sip.trunks]]
+name = "uas"
+servers = ["127.0.0.1:{uas_port}"]
+context = "bench"
+""")
+    (workdir / "extensions.conf").write_text("[bench]\nexten => _X.,1,Dial(SIP/uas/${EXTEN})\n")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    process = subprocess.Popen([sys.executable, "-m", "firmware", "run", "--config", str(config),
+                                "--control", str(workdir / "control.sock")], cwd=REPO, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _wait_udp(port)
+    return process, port
+
+
+def start_sippy(workdir: Path, uas_port: int) -> tuple[subprocess.Popen[bytes], int]:
+    binary = shutil.which("b2bua_simple") or str(Path(sys.executable).parent / "b2bua_simple")
+    if not Path(binary).exists():
+        raise SystemExit("b2bua_simple not found: pip install sippy (the dev extra has it)")
+    port = free_port()
+    process = subprocess.Popen([binary, "-f", "-l", "127.0.0.1", "-p", str(port), "-n", f"127.0.0.1:{uas_port}",
+                                "-L", str(workdir / "sippy.log")], cwd=workdir, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    _wait_udp(port)
+    return process, port
+
+
+def _wait_udp(port: int, timeout: float = 15.0) -> None:
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    probe.bind(("127.0.0.1", 0))
+    probe.settimeout(0.2)
+    options = (f"OPTIONS sip:ping@127.0.0.1:{port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{probe.getsockname()[1]};"
+               "branch=z9hG4bK-probe\r\nMax-Forwards: 70\r\nFrom: <sip:probe@127.0.0.1>;tag=p\r\n"
+               "To: <sip:ping@127.0.0.1>\r\nCall-ID: probe@bench\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        probe.sendto(options.encode(), ("127.0.0.1", port))
+        try:
+            probe.recv(4096)
+            probe.close()
+            return
+        except OSError:
+            continue
+    probe.close()
+    raise SystemExit(f"nothing answers on 127.0.0.1:{port}")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def ramp(port: int, workdir: Path, rates: list[int], seconds: float) -> tuple[int, list[str]]:
+    best = 0
+    log: list[str] = []
+    for rate in rates:
+        calls = int(rate * seconds)
+        clean, ok, failed, retrans = sipp("-sn", "uac", f"127.0.0.1:{port}", "-s", "1000", "-i", "127.0.0.1", "-p",
+                                          str(free_port()), "-r", str(rate), "-m", str(calls), "-timeout",
+                                          f"{int(seconds) + 20}s", cwd=workdir, timeout=seconds + 60)
+        log.append(f"{rate}/s: {ok} ok, {failed} failed, {retrans} retransmitted")
+        if not clean or ok != calls:
+            break
+        best = rate
+    return best, log
+
+
+def register_ramp(port: int, workdir: Path, rates: list[int], seconds: float) -> tuple[int, list[str]]:
+    best = 0
+    log: list[str] = []
+    for rate in rates:
+        count = int(rate * seconds)
+        clean, ok, failed, retrans = sipp(f"127.0.0.1:{port}", "-sf", str(SCENARIOS / "register.xml"), "-s", "1001",
+                                          "-au", "1001", "-ap", "bench-secret", "-i", "127.0.0.1", "-p",
+                                          str(free_port()), "-r", str(rate), "-m", str(count), "-timeout",
+                                          f"{int(seconds) + 20}s", cwd=workdir, timeout=seconds + 60)
+        log.append(f"{rate}/s: {ok} ok, {failed} failed, {retrans} retransmitted")
+        if not clean or ok != count:
+            break
+        best = rate
+    return best, log
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def concurrent_memory(process: subprocess.Popen[bytes], port: int, workdir: Path, calls: int) -> float:
+    """MiB per 1,000 dialogs: RSS with ``calls`` calls held open minus RSS before, per 2*calls dialogs."""
+    before = rss_mb(process.pid)
+    runner = subprocess.Popen([need("sipp", "sip-tester"), "-sn", "uac", f"127.0.0.1:{port}", "-s", "1000",
+                               "-i", "127.0.0.1",
+                               "-p", str(free_port()), "-r", "500", "-m", str(calls), "-l", str(calls), "-d",
+                               "15000", "-nostdin"], cwd=workdir, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    time.sleep(calls / 500 + 3)
+    during = rss_mb(process.pid)
+    runner.send_signal(signal.SIGTERM)
+    try:
+        runner.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        runner.kill()
+    return (during - before) / (2 * calls) * 1000
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="one short step each (CI)")
+    args = parser.parse_args()
+    rates, register_rates, seconds = (([50], [100], 1.0) if args.smoke else (RATES, REGISTER_RATES, 3.0))
+    with tempfile.TemporaryDirectory(prefix="cta-sipbench-") as tmp:
+        workdir = Path(tmp)
+        uas = Uas(workdir)
+        try:
+            results: dict[str, tuple[int, list[str]]] = {}
+            memory = 0.0
+            for label, cdr in (("centralita", False), ("centralita+cdr", True)):
+                process, port = start_centralita(workdir, uas.port, cdr=cdr)
+                try:
+                    results[label] = ramp(port, workdir, rates, seconds)
+                    if label == "centralita":
+                        results["register"] = register_ramp(port, workdir, register_rates, seconds)
+                        if not args.smoke:
+                            memory = concurrent_memory(process, port, workdir, 1000)
+                finally:
+                    stop(process)
+            sippy, sippy_port = start_sippy(workdir, uas.port)
+            try:
+                results["sippy"] = ramp(sippy_port, workdir, rates, seconds)
+            finally:
+                stop(sippy)
+        finally:
+            uas.stop()
+    print(f"SIP call rate, SIPp uac -> B2BUA -> SIPp uas on 127.0.0.1, {seconds:.0f} s per step, "
+          f"{os.cpu_count()} CPUs")
+    for label in ("centralita", "centralita+cdr", "sippy"):
+        best, log = results[label]
+        print(f"  {label:<15} highest clean rate {best:5d} calls/s   ({'; '.join(log)})")
+    best_register, register_log = results["register"]
+    print(f"  REGISTER with digest: highest clean rate {best_register} /s   ({'; '.join(register_log)})")
+    sippy_best = results["sippy"][0]
+    ours = results["centralita"][0]
+    ratio = f"x{ours / sippy_best:.2f}" if sippy_best else "n/a (sippy completed no step)"
+    print(f"  ratio centralita/sippy: {ratio}")
+    if not args.smoke:
+        print(f"  memory: {memory:.1f} MiB per 1,000 dialogs (1,000 calls held open = 2,000 dialogs)")
+    met = ours >= 1000 and best_register >= 3000
+    print(f"  targets (>= 1,000 calls/s clean, >= 3,000 REGISTER/s): {'met' if met else 'NOT met'}")
+    return 0 if met or args.smoke else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
