@@ -66,7 +66,7 @@ def endpoint_settings(config: Config, port: int) -> EndpointSettings:
                             auth_failures_before_ban=sip.ban_failures, ban_time=float(sip.ban_time),
                             requests_per_second=sip.requests_per_second,
                             request_burst=max(10, int(sip.requests_per_second * 2)),
-                            auth_algorithms=tuple(sip.auth_algorithms),
+                            auth_algorithms=tuple(sip.auth_algorithms), force_rport=sip.force_rport,
                             nonce_secret=secrets.token_bytes(32))
 
 

@@ -101,12 +101,16 @@ class GatewayProcess:
         self.process: subprocess.Popen[str] | None = None
         self.stdout = ""
         self.stderr = ""
+        # Files, not pipes: a gateway that logs a lot must never block on a pipe nobody reads.
+        self._out_path = self.dir / "stdout.log"
+        self._err_path = self.dir / "stderr.log"
 
     def start(self, *, wait_ready: bool = True) -> GatewayProcess:
-        self.process = subprocess.Popen(
-            centralita_command(*self.args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True, env=self.env, cwd=REPO,
-        )
+        with self._out_path.open("w") as out, self._err_path.open("w") as err:
+            self.process = subprocess.Popen(
+                centralita_command(*self.args), stdin=subprocess.DEVNULL, stdout=out, stderr=err, text=True,
+                env=self.env, cwd=REPO,
+            )
         if wait_ready:
             try:
                 self.notify.wait_for("READY", "1", process=self.process)
@@ -127,12 +131,20 @@ class GatewayProcess:
         """Wait for the process to exit on its own; returns its exit status."""
         assert self.process is not None
         try:
-            self.stdout, self.stderr = self.process.communicate(timeout=timeout)
+            self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.process.kill()
-            self.stdout, self.stderr = self.process.communicate()
+            self.process.wait()
+            self.read_output()
             raise AssertionError(f"gateway did not exit within {timeout} s") from None
+        self.read_output()
         return self.process.returncode
+
+    def read_output(self) -> str:
+        """What the gateway wrote so far to stdout and stderr (kept in ``stdout``/``stderr``); stderr."""
+        self.stdout = self._out_path.read_text(errors="replace") if self._out_path.exists() else ""
+        self.stderr = self._err_path.read_text(errors="replace") if self._err_path.exists() else ""
+        return self.stderr
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int:
         """Send ``sig`` and wait for the exit status."""

@@ -18,7 +18,7 @@ from core.causes import HangupCause
 from core.sip.causes import cause_from_status, reason_header, status_from_cause
 from core.sip.dialog import Dialog, DialogId, DialogState, build_request
 from core.sip.headers import Headers
-from core.sip.message import NameAddr, SipRequest, SipResponse, SipUri, make_response, new_branch, new_tag
+from core.sip.message import NameAddr, SipRequest, SipResponse, SipUri, body_part, make_response, new_branch, new_tag
 from core.sip.session import (
     CallAnswered,
     CallEnded,
@@ -757,10 +757,7 @@ def _allow() -> str:
 
 
 def _sdp_of(message: SipRequest | SipResponse) -> bytes | None:
-    if not message.body:
-        return None
-    content_type = (message.content_type or "").split(";")[0].strip().lower()
-    return message.body if content_type == "application/sdp" else None
+    return body_part(message, "application/sdp") if message.body else None
 
 
 def _tokens(values: list[str]) -> set[str]:

@@ -50,6 +50,10 @@ Address = tuple[str, int]
 ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK, REFER, NOTIFY, REGISTER"
 SUPPORTED = "100rel, timer, replaces, norefersub"
 SUPPORTED_EXTENSIONS = frozenset({"100rel", "timer", "replaces", "norefersub"})
+# Bodies the requests that carry an offer or answer may have (§8.2.3: 415 + Accept for others);
+# multipart/mixed is what SIP-T/SIP-I carriers send (SDP next to ISUP), its SDP part is used.
+_SDP_BODIES = frozenset({"application/sdp", "multipart/mixed"})
+_BODY_TYPES = {"INVITE": _SDP_BODIES, "UPDATE": _SDP_BODIES, "PRACK": _SDP_BODIES, "ACK": _SDP_BODIES}
 ACCEPT = "application/sdp, application/dtmf-relay, application/dtmf, application/hook-flash"
 _IMPLEMENTED = frozenset(ALLOW.replace(" ", "").split(","))
 _KNOWN_NOT_ALLOWED = frozenset({"SUBSCRIBE", "MESSAGE", "PUBLISH"})
@@ -63,7 +67,7 @@ class SipEndpoint(CallHandling, RegistrationClient):
         self.settings = settings
         self.location = location
         self.wallclock = wallclock
-        self.tx = TransactionLayer(t1=settings.t1, t2=settings.t2, t4=settings.t4)
+        self.tx = TransactionLayer(t1=settings.t1, t2=settings.t2, t4=settings.t4, symmetric=settings.force_rport)
         # One challenge per algorithm, in the configured order: clients answer the first they support, and
         # many (SIPp, older phones) give up when the first one is not MD5, so MD5 leads by default.
         self.challenger = DigestChallenger(settings.realm, settings.nonce_secret or secrets.token_bytes(32),
@@ -115,7 +119,8 @@ class SipEndpoint(CallHandling, RegistrationClient):
                         message.encode().decode("utf-8", "replace"))
         if isinstance(message, SipRequest):
             try:
-                rejection = check_request(message, supported_extensions=SUPPORTED_EXTENSIONS)
+                rejection = check_request(message, supported_extensions=SUPPORTED_EXTENSIONS,
+                                          accepted_content_types=_BODY_TYPES.get(message.method))
             except SipParseError as exc:
                 self._reply_unparsable(message.encode(), exc.reason, source, transport)
                 return

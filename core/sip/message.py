@@ -25,6 +25,7 @@ from core.sip.headers import (
     Via,
     header_key,
     parse_header_lines,
+    parse_header_params,
     quote,
     split_list,
     unquote,
@@ -52,6 +53,7 @@ __all__ = [
     "Status",
     "StreamParser",
     "Via",
+    "body_part",
     "check_request",
     "escape",
     "format_host",
@@ -602,6 +604,49 @@ class StreamParser:
 
 
 # -- building ---------------------------------------------------------------------------------
+
+
+def body_part(message: SipMessage, media_type: str) -> bytes | None:
+    """The body of ``message`` if it is of ``media_type``, or the first part of that type of a
+    ``multipart/*`` body (RFC 2046 §5.1: parts between ``--boundary`` lines, each with its own header
+    lines; RFC 5621 for SIP). SIP-T/SIP-I carriers send ``multipart/mixed`` with SDP and ISUP parts."""
+    body = message.body
+    content_type = message.content_type
+    if not body or content_type is None:
+        return None
+    if content_type == media_type:
+        return body
+    if not content_type.startswith("multipart/"):
+        return None
+    full = message.header("Content-Type") or ""
+    try:
+        params = parse_header_params(full[full.find(";"):] if ";" in full else "", "Content-Type")
+    except SipParseError:
+        return None
+    boundary = params.get("boundary")
+    if not boundary:
+        return None
+    delimiter = b"--" + unquote(boundary).encode("utf-8", "replace")
+    for chunk in body.split(delimiter)[1:]:
+        if chunk.startswith(b"--"):
+            break  # the close delimiter
+        part = chunk.split(b"\n", 1)[1] if b"\n" in chunk else b""  # the rest of the delimiter line
+        head, separator, content = part.partition(b"\r\n\r\n")
+        if not separator:
+            head, separator, content = part.partition(b"\n\n")
+        part_type = "text/plain"  # RFC 2046 §5.1: a part without Content-Type
+        for line in head.decode("utf-8", "replace").splitlines():
+            name, colon, value = line.partition(":")
+            if colon and name.strip().lower() in ("content-type", "c"):
+                part_type = value.partition(";")[0].strip().lower()
+        if part_type == media_type:
+            # The CRLF before the next delimiter belongs to the delimiter (RFC 2046 §5.1.1).
+            if content.endswith(b"\r\n"):
+                content = content[:-2]
+            elif content.endswith(b"\n"):
+                content = content[:-1]
+            return content
+    return None
 
 
 def new_branch() -> str:

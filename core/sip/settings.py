@@ -67,4 +67,5 @@ class EndpointSettings:
     max_expires: int = 3600
     default_expires: int = 3600
     auth_algorithms: tuple[str, ...] = ("MD5", "SHA-256")
+    force_rport: bool = True           # answer UDP requests at their source (Asterisk's force_rport)
     nonce_secret: bytes = field(default=b"", repr=False)

@@ -106,7 +106,8 @@ class TransactionLayer:
     (res_pjsip ``config_system.c``), T1 below 100 ms is raised to 100 ms and Timer B below 64*T1 to 64*T1.
     """
 
-    def __init__(self, *, t1: float = 0.5, t2: float = 4.0, t4: float = 5.0, timer_b: float | None = None) -> None:
+    def __init__(self, *, t1: float = 0.5, t2: float = 4.0, t4: float = 5.0, timer_b: float | None = None,
+                 symmetric: bool = False) -> None:
         if t1 < TIMER_T1_MINIMUM:
             # Asterisk's res_pjsip system_apply(): "Timer T1 setting is too low. Setting to 100".
             logger.warning("Timer T1 setting is too low. Setting to %g s", TIMER_T1_MINIMUM)
@@ -117,6 +118,7 @@ class TransactionLayer:
         if timer_b is not None and timer_b < timeout:
             # system_apply() again: Timer B below 64*T1 is raised to it, with a warning.
             logger.warning("Timer B setting is too low. Setting to %g s", timeout)
+        self.symmetric = symmetric  # answer UDP requests at their source (see response_address)
         self.t1 = t1
         self.t2 = t2
         self.t4 = t4
@@ -367,7 +369,7 @@ class TransactionLayer:
         except SipParseError as error:
             self._reject_malformed(request, error, source, transport)
             return []
-        destination = response_address(top, source, transport)
+        destination = response_address(top, source, transport, symmetric=self.symmetric)
         branch = top.branch or ""
         if method == "CANCEL":
             return self._receive_cancel(request, top, key, destination, source, transport, now)
@@ -433,4 +435,5 @@ class TransactionLayer:
             vias = []
         # make_response copies whatever is there, so even a request with a broken header gets its 400.
         response = make_response(request, 400, error.reason)
-        self.send_stateless(response, response_address(vias[0] if vias else None, source, transport), transport)
+        destination = response_address(vias[0] if vias else None, source, transport, symmetric=self.symmetric)
+        self.send_stateless(response, destination, transport)

@@ -137,15 +137,17 @@ def stamp_via(request: SipRequest, source: Address) -> Via:
     return stamped
 
 
-def response_address(top: Via | None, source: Address, transport: Transport) -> Address:
+def response_address(top: Via | None, source: Address, transport: Transport, *, symmetric: bool = False) -> Address:
     """Where a response to a request that came from ``source`` goes (§18.2.2 with RFC 3581 §4).
 
     Reliable transports answer on the connection the request came on (the source).  Over UDP: the
     ``maddr`` of the top Via with the sent-by port; else ``received`` with the ``rport`` value (RFC 3581)
     or the sent-by port; else sent-by itself; 5060 when sent-by has no port.  Without a usable Via the
-    packet's source is the only address there is.
+    packet's source is the only address there is.  ``symmetric`` answers every UDP request at its
+    source, as if it had asked with ``rport`` (Asterisk's ``force_rport``, its default since 13: phones
+    behind NAT put private or unresolvable addresses in their Via).
     """
-    if transport != "udp" or top is None:
+    if transport != "udp" or top is None or symmetric:
         return source
     sent_port = top.port or DEFAULT_PORT
     maddr = top.maddr

@@ -149,6 +149,8 @@ class SipConfig:
     ban_failures: int = setting(5, min=1, max=1000, doc="failed authentications that ban a source")
     ban_time: int = setting(600, min=0, max=86400, doc="how long a ban lasts, seconds")
     requests_per_second: float = setting(200.0, min=1.0, max=100000.0, doc="per source, then requests are dropped")
+    force_rport: bool = setting(True, doc="answer UDP requests at their source address and port, as if they asked "
+                                "with rport (RFC 3581); false: where their Via says (RFC 3261 §18.2.2)")
     users: list[SipUser] = setting(default_factory=list)
     trunks: list[SipTrunk] = setting(default_factory=list)
 

@@ -14,6 +14,7 @@ from core.sip.message import (
     SipResponse,
     SipUri,
     Via,
+    body_part,
     check_request,
     parse_message,
     quote,
@@ -635,3 +636,31 @@ def test_quoted_parameter_values_keep_their_quotes_and_escapes() -> None:
 def test_split_list(value: str, items: list[str]) -> None:
     """RFC 3261 §7.3.1: commas inside quotes and <> do not separate values."""
     assert split_list(value) == items
+
+
+def _with_body(content_type: str, body: bytes) -> SipRequest:
+    head = (
+        "INVITE sip:ana@example.org SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.7;branch=z9hG4bKmp\r\n"
+        "From: <sip:beto@example.net>;tag=1\r\nTo: <sip:ana@example.org>\r\nCall-ID: mp@198.51.100.7\r\n"
+        f"CSeq: 1 INVITE\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    message = parse_message(head.encode() + body)
+    assert isinstance(message, SipRequest)
+    return message
+
+
+def test_sdp_part_of_a_sip_t_multipart_body() -> None:
+    # RFC 3372 SIP-T / ITU-T Q.1912.5 SIP-I: multipart/mixed (RFC 2046 §5.1) with SDP next to ISUP.
+    sdp = b"v=0\r\no=- 1 1 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\nt=0 0\r\nm=audio 4000 RTP/AVP 8\r\n"
+    body = (b"--b1\r\nContent-Type: application/sdp\r\n\r\n" + sdp + b"\r\n--b1\r\n"
+            b"Content-Type: application/isup;version=itu-t92+\r\nContent-Disposition: signal;handling=optional\r\n"
+            b"\r\n\x01\x00\x49\x00\r\n--b1--\r\n")
+    message = _with_body('multipart/mixed;boundary="b1"', body)
+    assert body_part(message, "application/sdp") == sdp
+    assert body_part(message, "application/isup") == b"\x01\x00\x49\x00"
+    assert body_part(message, "text/plain") is None
+
+
+def test_body_part_of_a_plain_body_and_of_a_multipart_without_boundary() -> None:
+    assert body_part(_with_body("application/sdp", b"v=0\r\n"), "application/sdp") == b"v=0\r\n"
+    assert body_part(_with_body("multipart/mixed", b"--x\r\n\r\nv=0\r\n--x--\r\n"), "application/sdp") is None

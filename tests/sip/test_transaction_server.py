@@ -27,8 +27,8 @@ from tests.sip.test_transaction_fixtures import UAC, Clock, created, request, st
 
 
 def serve(req: SipRequest, *, source: Address = UAC, transport: Transport = "udp",
-          t1: float = 0.5) -> tuple[Clock, ServerTransaction]:
-    clock = Clock(TransactionLayer(t1=t1))
+          t1: float = 0.5, symmetric: bool = False) -> tuple[Clock, ServerTransaction]:
+    clock = Clock(TransactionLayer(t1=t1, symmetric=symmetric))
     events = clock.receive(req, source, transport)
     transaction = created(events)
     assert transaction.source == source
@@ -340,6 +340,20 @@ def test_via_stamping_and_response_destination(via: str, source: Address, receiv
     echoed = clock.sent[-1].message.vias[0]
     assert echoed.received == received and (echoed.rport or None) == rport
     assert response.vias[0].branch == top.branch
+
+
+@pytest.mark.parametrize("via", [
+    "SIP/2.0/UDP phone.example.com;branch=z9hG4bK-s1",           # a name that may not resolve from here
+    "SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bK-s2",               # a private address behind NAT
+    "SIP/2.0/TCP 10.0.0.5;branch=z9hG4bK-s3",                    # a Via that names another transport
+    "SIP/2.0/UDP 10.0.0.5:5070;maddr=239.255.255.1;branch=z9hG4bK-s4",
+])
+def test_symmetric_responses_go_to_the_source(via: str) -> None:
+    # Asterisk's force_rport: every UDP request is answered where it came from, as if it had rport.
+    source = ("203.0.113.9", 40123)
+    clock, transaction = serve(request("OPTIONS", via=via), source=source, symmetric=True)
+    answer(clock, transaction, 200)
+    assert clock.sent[-1].destination == source
 
 
 def test_tcp_responses_go_back_on_the_connection() -> None:
