@@ -12,9 +12,14 @@ import sys
 
 from setuptools import Extension, setup
 
-# Every compiled module: (import name, source file).  Each has a pure twin `<name>_py.py`.
-CYTHON_MODULES = [
-    ("cython_media._g711", "cython_media/_g711.pyx"),
+# Every compiled module: (import name, source file, C libraries it links).  Each has a pure twin
+# `<name>_py.py`.  A module whose source is not in the tree yet is skipped.
+CYTHON_MODULES: list[tuple[str, str, list[str]]] = [
+    ("cython_media._g711", "cython_media/_g711.pyx", []),
+    ("cython_media._rtp", "cython_media/_rtp.pyx", []),
+    ("cython_media._mix", "cython_media/_mix.pyx", []),
+    ("cython_media._spandsp", "cython_media/_spandsp.pyx", ["spandsp"]),
+    ("cython_media._speexdsp", "cython_media/_speexdsp.pyx", ["speexdsp"]),
 ]
 
 
@@ -27,8 +32,11 @@ def _extensions() -> list[Extension]:
     except ImportError:
         print("*** centralita: Cython not available, pure-Python build ***")
         return []
+    here = os.path.dirname(os.path.abspath(__file__))
     modules = [
-        Extension(name, [source], extra_compile_args=["-O3"]) for name, source in CYTHON_MODULES
+        Extension(name, [source], libraries=libraries, extra_compile_args=["-O3"])
+        for name, source, libraries in CYTHON_MODULES
+        if os.path.exists(os.path.join(here, source))
     ]
     built = cythonize(
         modules,
