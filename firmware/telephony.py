@@ -11,7 +11,7 @@ import sqlite3
 
 from core.apps import default_applications
 from core.astdb import AstDb
-from core.cdr import CdrBackend, CdrEngine, CsvCdrBackend, SqliteCdrBackend
+from core.cdr import CdrEngine, CdrWriter, CsvCdrBackend, SqliteCdrBackend
 from core.cdr.model import CdrOptions
 from core.cli import CommandRegistry
 from core.dialplan.cli import DialplanCommands
@@ -98,6 +98,30 @@ class CdrService:
 
     def __init__(self, telephony: Telephony) -> None:
         self.telephony = telephony
+        self.writer: CdrWriter | None = None
+        self.backend_names: list[str] = []
+        telephony.registry.register("cdr show status", self._cli_status, "Display the CDR status")
+
+    def _cli_status(self, _request: object) -> str:
+        """``cdr show status`` laid out as Asterisk's ``handle_cli_status``, plus the records written."""
+        settings = self.telephony.config.cdr
+        yes_no = {True: "Yes", False: "No"}
+        lines = ["", "Call Detail Record (CDR) settings", "----------------------------------",
+                 f"  Logging:                    {'Enabled' if settings.enabled else 'Disabled'}"]
+        if settings.enabled:
+            writer = self.writer
+            lines += [
+                "  Mode:                       Simple (group commit)",
+                "  Log calls by default:       Yes",
+                f"  Log unanswered calls:       {yes_no[settings.unanswered]}",
+                f"  Log congestion:             {yes_no[settings.congestion]}",
+                f"  Records written:            {writer.written if writer else 0}",
+                f"  Records pending:            {writer.pending if writer else 0}",
+                f"  Records failed:             {writer.failed if writer else 0}",
+                "", "* Registered Backends", "  -------------------",
+                *(f"    {name}" for name in self.backend_names),
+            ]
+        return "\n".join(lines)
 
     async def start(self) -> None:
         t = self.telephony
@@ -105,7 +129,7 @@ class CdrService:
         if not settings.enabled:
             return
         base = data_dir(t.config)
-        backends: list[CdrBackend] = []
+        backends: list[CsvCdrBackend | SqliteCdrBackend] = []
         try:
             if settings.csv:
                 backends.append(CsvCdrBackend(base / "cdr-csv", usegmtime=settings.usegmtime))
@@ -116,7 +140,10 @@ class CdrService:
         options = CdrOptions(enabled=True, unanswered=settings.unanswered, congestion=settings.congestion,
                              end_before_h_exten=settings.endbeforehexten,
                              initiated_seconds=settings.initiatedseconds)
-        t.cdr = CdrEngine(t.bus, t.pbx.find_channel, backends, options=options,
+        # The backends fsync; the writer thread does it for batches, off the event loop.
+        self.writer = CdrWriter(backends)
+        self.backend_names = [backend.name for backend in backends]
+        t.cdr = CdrEngine(t.bus, t.pbx.find_channel, [self.writer], options=options,
                           runs_hangup_logic=lambda name: t.executor.context_of(name) is not None)
         t.executor.cdr_engine = t.cdr
 

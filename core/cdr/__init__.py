@@ -6,11 +6,13 @@
 * :mod:`core.cdr.engine` — :class:`CdrEngine`: bus events in, records out; ``CDR()``, ``ForkCDR``,
   ``NoCDR``, ``ResetCDR``, ``CDR_PROP``.
 * :mod:`core.cdr.backends` — :class:`CsvCdrBackend` (``cdr_csv``) and :class:`SqliteCdrBackend`.
+* :mod:`core.cdr.writer` — :class:`CdrWriter`: group commit on a writer thread in front of them.
 """
 
 from core.cdr.backends import CdrBackendError, CsvCdrBackend, SqliteCdrBackend, csv_line
 from core.cdr.engine import CdrBackend, CdrEngine, CdrFieldError, CdrView
 from core.cdr.model import AmaFlags, CdrOptions, CdrRecord, Disposition
+from core.cdr.writer import CdrWriter
 
 __all__ = [
     "AmaFlags",
@@ -21,6 +23,7 @@ __all__ = [
     "CdrOptions",
     "CdrRecord",
     "CdrView",
+    "CdrWriter",
     "CsvCdrBackend",
     "Disposition",
     "SqliteCdrBackend",

@@ -77,6 +77,18 @@ class CdrMachine:
             for cdr in list(chain):
                 yield chain, cdr
 
+    def with_party_b(self, name: str) -> list[tuple[list[Cdr], Cdr]]:
+        """Every live CDR whose Party B is the channel ``name`` (compared as ``strcasecmp`` does), with its
+        chain.  Called on every channel update, so a plain loop rather than :meth:`all_cdrs`."""
+        key = name.lower()
+        found: list[tuple[list[Cdr], Cdr]] = []
+        for chain in self.chains.values():
+            for cdr in chain:
+                party_b = cdr.party_b
+                if party_b is not None and party_b.snapshot.name.lower() == key:
+                    found.append((chain, cdr))
+        return found
+
     def is_dialed(self, snapshot: Snapshot) -> bool:
         """``snapshot_is_dialed``: the channel was created by a dial (not originated)."""
         return snapshot.uniqueid in self.dialed
@@ -102,9 +114,8 @@ class CdrMachine:
                 all_reject = self._party_a(cdr, snapshot) and all_reject
             if all_reject and self._new_cdr_needed(self.previous.get(snapshot.uniqueid), snapshot):
                 self._party_a(self._append(chain), snapshot)
-        for _chain, cdr in self.all_cdrs():
-            if (cdr.party_b is not None and _same(cdr.party_b.snapshot.name, snapshot.name)
-                    and cdr.state in (CdrState.DIAL, CdrState.BRIDGED)):
+        for _chain, cdr in self.with_party_b(snapshot.name):
+            if cdr.party_b is not None and cdr.state in (CdrState.DIAL, CdrState.BRIDGED):
                 self._swap(cdr.party_b, snapshot)
                 if snapshot.dead:
                     self._transition(cdr, CdrState.FINALIZED)
@@ -118,9 +129,8 @@ class CdrMachine:
         for cdr in chain:
             self._finalize(cdr)
         if snapshot is not None:
-            for _other, cdr in self.all_cdrs():
-                if cdr.party_b is not None and _same(cdr.party_b.snapshot.name, snapshot.name):
-                    self._finalize(cdr)
+            for _other, cdr in self.with_party_b(snapshot.name):
+                self._finalize(cdr)
         records = self.records(chain)
         self.dialed.discard(uniqueid)
         return records
@@ -328,9 +338,8 @@ class CdrMachine:
             left = True
         if not left:
             return
-        for _chain, cdr in self.all_cdrs():
-            if (cdr.state is CdrState.BRIDGED and cdr.bridge == bridge and cdr.party_b is not None
-                    and _same(cdr.party_b.snapshot.name, snapshot.name)):
+        for _chain, cdr in self.with_party_b(snapshot.name):
+            if cdr.state is CdrState.BRIDGED and cdr.bridge == bridge:
                 self._finalize(cdr)
 
     def _wins_party_a(self, left: Party, right: Party) -> bool:
@@ -429,9 +438,8 @@ class CdrMachine:
             if cdr.state is CdrState.FINALIZED and cdr is not chain[-1]:
                 continue
             cdr.party_a.userfield = value
-        for owner, cdr in self.all_cdrs():
-            if ((cdr.state is not CdrState.FINALIZED or cdr is owner[-1])
-                    and cdr.party_b is not None and _same(cdr.party_b.snapshot.name, name)):
+        for owner, cdr in self.with_party_b(name):
+            if (cdr.state is not CdrState.FINALIZED or cdr is owner[-1]) and cdr.party_b is not None:
                 cdr.party_b.userfield = value
 
     def set_variable(self, name: str, variable: str, value: str) -> None:

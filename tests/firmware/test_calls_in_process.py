@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 import shutil
 import signal
 import sqlite3
@@ -43,6 +44,20 @@ def wait_idle(gateway: GatewayProcess, processed: int, timeout: float = 10.0) ->
     raise AssertionError(f"calls did not finish: {output}")
 
 
+def wait_cdrs_written(gateway: GatewayProcess, timeout: float = 10.0) -> None:
+    """Until ``cdr show status`` reports records written and none pending: what an operator sees as
+    "the records are stored"."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ok, output = gateway.console("cdr show status")
+        written = re.search(r"Records written:\s+(\d+)", output)
+        pending = re.search(r"Records pending:\s+(\d+)", output)
+        if ok and written and pending and int(written.group(1)) > 0 and pending.group(1) == "0":
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"CDRs not written: {output}")
+
+
 def test_dialplan_show_and_eval_on_the_running_gateway(tmp_path: Path,
                                                        gateway_factory: Callable[..., GatewayProcess]) -> None:
     gateway = gateway_factory("--config", str(configured(tmp_path)))
@@ -80,6 +95,7 @@ def test_cdr_of_a_finished_call_survives_kill_9(tmp_path: Path,
     ok, _ = gateway.console("channel originate Local/200@test application Wait 0.05")
     assert ok
     wait_idle(gateway, processed=2)
+    wait_cdrs_written(gateway)
     assert gateway.stop(signal.SIGKILL) == -signal.SIGKILL  # no chance to flush anything
     with (gateway.data_dir / "cdr-csv" / "Master.csv").open(newline="") as handle:
         rows = list(csv.reader(handle))
@@ -88,3 +104,13 @@ def test_cdr_of_a_finished_call_survives_kill_9(tmp_path: Path,
     database = sqlite3.connect(gateway.data_dir / "cdr.sqlite")
     stored = database.execute("SELECT dst, dcontext, disposition, userfield FROM cdr WHERE userfield != ''").fetchall()
     assert ("100", "test", "ANSWERED", "hello") in stored
+
+
+def test_cdr_show_status(tmp_path: Path, gateway_factory: Callable[..., GatewayProcess]) -> None:
+    gateway = gateway_factory("--config", str(configured(tmp_path)))
+    ok, output = gateway.console("cdr show status")
+    assert ok
+    assert "  Logging:                    Enabled" in output
+    assert "  Log unanswered calls:       No" in output
+    assert output.splitlines()[-2:] == ["    csv", "    sqlite"]
+    assert "Records written:            0" in output
