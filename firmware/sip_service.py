@@ -12,6 +12,7 @@ from core.callerid import CallerId
 from core.cli import CliRequest, CliUsageError, CommandRegistry
 from core.pbx import Pbx
 from core.sip.channel import SipChannelDriver
+from core.sip.dns import is_address
 from core.sip.endpoint import SipEndpoint
 from core.sip.registrar import LocationService
 from core.sip.registrar_store import SqliteBindingStore
@@ -20,6 +21,7 @@ from core.sip.transport import SipTransport, TransportError
 from firmware import __version__
 from firmware.config import Config, data_dir
 from firmware.services import ServiceStartError
+from firmware.sip_locate import locate_all, split_server
 
 log = logging.getLogger("centralita.sip")
 trace = logging.getLogger("centralita.sip.trace")
@@ -38,17 +40,21 @@ def primary_address() -> str:
 
 
 def _server(text: str) -> tuple[str, int]:
-    if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        return host, int(rest[1:]) if rest.startswith(":") else 5060
-    if text.count(":") == 1:
-        host, _, port = text.partition(":")
-        return host, int(port)
-    return text, 5060
+    host, port = split_server(text)
+    return host, port or 5060
 
 
-def endpoint_settings(config: Config, port: int) -> EndpointSettings:
-    """The endpoint's settings from ``[sip]``."""
+def _domain_of(server: str) -> str:
+    """A trunk configured by name keeps the name as its domain (Request-URI, From, To), as providers
+    expect; one configured by address leaves the domain to the address."""
+    host, _port = split_server(server)
+    return "" if is_address(host) else host
+
+
+def endpoint_settings(config: Config, port: int, located: dict[str, list[tuple[str, int]]] | None = None
+                      ) -> EndpointSettings:
+    """The endpoint's settings from ``[sip]``; ``located`` has the trunks' servers as addresses (see
+    :mod:`firmware.sip_locate`), otherwise they are taken as written."""
     sip = config.sip
     host = sip.external_address or (sip.bind if sip.bind not in ("0.0.0.0", "::") else primary_address())
     users = tuple(
@@ -57,9 +63,12 @@ def endpoint_settings(config: Config, port: int) -> EndpointSettings:
                         max_contacts=u.max_contacts, permit=tuple(u.permit), deny=tuple(u.deny))
         for u in sip.users)
     trunks = tuple(
-        SipTrunkSettings(name=t.name, servers=tuple(_server(s) for s in t.servers), context=t.context,
+        SipTrunkSettings(name=t.name, context=t.context,
+                         servers=tuple(located[t.name] if located is not None else (_server(s) for s in t.servers)),
                          username=t.username, secret=t.secret, register=t.register, from_user=t.from_user,
-                         from_domain=t.from_domain, expiry=t.expiry, transport=t.transport)
+                         from_domain=t.from_domain or _domain_of(t.servers[0]), expiry=t.expiry,
+                         transport=t.transport,
+                         qualify=float(t.qualify), failover_timeout=t.failover_timeout)
         for t in sip.trunks)
     return EndpointSettings(host=host, port=port, realm=sip.realm, user_agent=f"{sip.user_agent}/{__version__}",
                             users=users, trunks=trunks, guest_context=sip.guest_context or None,
@@ -85,6 +94,7 @@ class SipService:
         self.endpoint: SipEndpoint | None = None
         self.transport: SipTransport | None = None
         self.driver: SipChannelDriver | None = None
+        self.located: dict[str, list[tuple[str, int]]] = {}
 
     async def start(self) -> None:
         sip = self.config.sip
@@ -94,8 +104,10 @@ class SipService:
         except Exception as exc:
             raise ServiceStartError(f"cannot open {path}: {exc}") from None
         location = LocationService(store, max_contacts=max((u.max_contacts for u in sip.users), default=1))
+        located = {t.name: await locate_all(list(t.servers), t.transport) for t in sip.trunks}
+        self.located = located
         # The endpoint needs the port actually bound (sip.port = 0 picks one), so bind first.
-        settings = endpoint_settings(self.config, sip.port)
+        settings = endpoint_settings(self.config, sip.port, located)
         endpoint = SipEndpoint(settings, location)
         transport = SipTransport(endpoint, self._events)
         try:
@@ -104,13 +116,14 @@ class SipService:
             raise ServiceStartError(str(exc)) from None
         assert transport.local_address is not None
         if transport.local_address[1] != sip.port:
-            endpoint.settings = endpoint_settings(self.config, transport.local_address[1])
+            endpoint.settings = endpoint_settings(self.config, transport.local_address[1], located)
         self.endpoint, self.transport = endpoint, transport
         location.restore(transport.now(), endpoint.wallclock())
         self.driver = SipChannelDriver(self.pbx, endpoint, transport.now, transport.flush,
                                        redirect=self.redirect, routable=self.routable)  # type: ignore[arg-type]
         self.pbx.register_driver(self.driver)
         endpoint.start_registrations(transport.now())
+        endpoint.start_qualify(transport.now())
         transport.flush()
         self._register_commands()
         log.info("SIP on %s:%d (udp%s), %d users, %d trunks", sip.bind, transport.local_address[1],
@@ -155,13 +168,24 @@ class SipService:
                 offline += 1
                 lines.append(f"{user.name + '/' + user.name:<25} {'(Unspecified)':<39} {'D':<3} {0:<8} "
                              f"{'UNKNOWN':<12}")
+        unmonitored = 0
         for trunk in endpoint.settings.trunks:
-            host, port = trunk.servers[0]
-            lines.append(f"{trunk.name + '/' + (trunk.username or trunk.name):<25} {host:<39} {'':<3} {port:<8} "
-                         f"{'Unmonitored':<12} trunk")
-        total = len(endpoint.settings.users) + len(endpoint.settings.trunks)
+            name = trunk.name + "/" + (trunk.username or trunk.name)
+            for host, port in trunk.servers:
+                status = endpoint.server_status.get((trunk.name, (host, port)))
+                if trunk.qualify <= 0 or status is None:
+                    unmonitored += 1
+                    text = "Unmonitored"
+                else:
+                    text = status.describe()
+                    if status.status in ("OK", "LAGGED"):
+                        online += 1
+                    else:
+                        offline += 1
+                lines.append(f"{name:<25} {host:<39} {'':<3} {port:<8} {text:<12} trunk")
+        total = len(endpoint.settings.users) + sum(len(t.servers) for t in endpoint.settings.trunks)
         lines.append(f"{total} sip peers [Monitored: {online} online, {offline} offline "
-                     f"Unmonitored: {len(endpoint.settings.trunks)} online, 0 offline]")
+                     f"Unmonitored: {unmonitored} online, 0 offline]")
         return "\n".join(lines)
 
     def _registry(self, request: CliRequest) -> str:

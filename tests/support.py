@@ -19,19 +19,19 @@ from firmware.control_client import ControlConnection
 REPO = Path(__file__).resolve().parent.parent
 
 
-def free_port() -> int:
-    """A port free for both UDP and TCP on 127.0.0.1 right now."""
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port free for both UDP and TCP on ``host`` (a loopback address) right now."""
     for _ in range(50):
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind(("127.0.0.1", 0))
+            udp.bind((host, 0))
             port = int(udp.getsockname()[1])
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
                 try:
-                    tcp.bind(("127.0.0.1", port))
+                    tcp.bind((host, port))
                 except OSError:
                     continue
                 return port
-    raise RuntimeError("no free port on 127.0.0.1")
+    raise RuntimeError(f"no free port on {host}")
 
 
 def short_tempdir(prefix: str = "cta-") -> Path:

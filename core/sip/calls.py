@@ -62,7 +62,6 @@ class CallHandling:
         events: deque[SipEvent]
         users: dict[str, SipUserSettings]
         trunks: dict[str, SipTrunkSettings]
-        trunk_sources: dict[str, SipTrunkSettings]
 
         def respond(self, transaction: ServerTransaction, request: SipRequest, status: int, now: float, *,
                     reason: str | None = None, to_tag: str | None = None,
@@ -71,7 +70,9 @@ class CallHandling:
         def send_direct(self, message: SipRequest | SipResponse, destination: Address,
                         transport: Transport) -> None: ...
 
-        def local_contact(self, user: str = "centralita", transport: Transport = "udp") -> str: ...
+        def local_contact(self, user: str = "centralita", transport: Transport = "udp", line: str = "") -> str: ...
+
+        def trunk_of(self, request: SipRequest, source: Address) -> SipTrunkSettings | None: ...
 
         def authenticate(self, transaction: ServerTransaction, request: SipRequest, source: Address,
                          now: float) -> SipUserSettings | None: ...
@@ -87,7 +88,7 @@ class CallHandling:
     def on_new_invite(self, transaction: ServerTransaction, request: SipRequest, source: Address,
                       transport: Transport, now: float) -> None:
         """An INVITE outside a dialog: who is it (trunk, phone, guest), then a new call for the driver."""
-        trunk = self.trunk_sources.get(source[0])
+        trunk = self.trunk_of(request, source)
         user = None
         context: str | None
         if trunk is not None:
@@ -325,6 +326,7 @@ class CallHandling:
 
     def _invite_response(self, call: SipCall, response: SipResponse, now: float) -> None:
         status = response.status
+        call.heard_from_peer = True
         tag = response.to.tag or ""
         if status < 200:
             if status == 100:
@@ -486,6 +488,17 @@ class CallHandling:
         self._forget(call)
         if notify and not already:
             self.events.append(CallEnded(call, cause))
+
+    def abandon(self, call: SipCall) -> None:
+        """Give up a UAC leg nobody has answered yet (not even 100 Trying) to try another server
+        (RFC 3263 §4.3): nothing can be sent for it (no CANCEL before a provisional, §9.1), its INVITE
+        transaction times out unseen, and a late response finds no call."""
+        if call.role != "uac" or call.heard_from_peer:
+            raise ValueError("only a UAC leg that heard nothing can be abandoned")
+        self.by_client.pop(id(call.client_transaction), None)
+        call.state = CallState.TERMINATED
+        call.ended = True
+        self._forget(call)
 
     def _forget(self, call: SipCall) -> None:
         if call.state is not CallState.TERMINATED:

@@ -63,6 +63,8 @@ class _Leg:
     peers: list[Channel] = field(default_factory=list)   # legs this channel dialled
     held: bool = False
     reinvite_origin: SipCall | None = None  # a pass-through re-INVITE waiting for our peer's answer
+    servers_left: list[tuple[str, int]] = field(default_factory=list)  # trunk failover (RFC 3263 §4.3)
+    offer: bytes | None = None              # the SDP offer, kept to send it again to the next server
 
 
 class SipChannelDriver(ChannelDriver):
@@ -111,6 +113,8 @@ class SipChannelDriver(ChannelDriver):
         elif isinstance(event, CallAnswered):
             channel.remote_answered()
         elif isinstance(event, CallFailed):
+            if self._retry_after_failure(channel, event):
+                return
             channel.variables["SIP_CAUSE"] = f"SIP {event.status} {event.reason}"
             channel.remote_hungup(event.cause)
         elif isinstance(event, CallEnded):
@@ -202,6 +206,8 @@ class SipChannelDriver(ChannelDriver):
             trunk_name, _, number = resource.partition("/")
             if trunk_name not in self.endpoint.trunks:
                 raise ChannelUnavailable(HangupCause.CHAN_NOT_IMPLEMENTED, f"no SIP trunk {trunk_name}")
+            if not self.endpoint.trunks[trunk_name].servers:
+                raise ChannelUnavailable(HangupCause.NETWORK_OUT_OF_ORDER, f"SIP trunk {trunk_name} has no server")
             target, name = ("trunk", trunk_name, number), trunk_name
         elif "@" in resource:
             target = ("uri", resource)
@@ -244,14 +250,10 @@ class SipChannelDriver(ChannelDriver):
             call = endpoint.invite(uri=uri, destination=destination, from_user=caller.number or "anonymous",
                                    from_display=caller.name, sdp=offer, now=now, transport=transport, user=user)
         elif kind == "trunk":
-            trunk = endpoint.trunks[leg.target[1]]
-            host, port = trunk.servers[0]
-            number = leg.target[2] or (channel.dnid if channel.dnid != "s" else "")
-            uri = SipUri.parse(f"sip:{number}@{host}" + (f":{port}" if port != 5060 else ""))
-            from_user = trunk.from_user or caller.number or trunk.username or "anonymous"
-            call = endpoint.invite(uri=uri, destination=(host, port), from_user=from_user,
-                                   from_display=caller.name, from_host=trunk.from_domain or None, sdp=offer,
-                                   now=now, transport=trunk.transport, trunk=trunk.name)
+            leg.servers_left = endpoint.servers_in_order(endpoint.trunks[leg.target[1]])
+            leg.offer = offer
+            self._invite_trunk(channel, leg, now)
+            return
         else:
             uri = SipUri.parse(f"sip:{leg.target[1]}")
             destination = (uri.host.strip("[]"), uri.port or 5060)
@@ -261,6 +263,47 @@ class SipChannelDriver(ChannelDriver):
         leg.call = call
         channel.variables["SIPCALLID"] = call.call_id
         self.flush()
+
+    def _invite_trunk(self, channel: Channel, leg: _Leg, now: float) -> None:
+        """INVITE the trunk's next server; if it stays silent for ``failover_timeout``, the one after."""
+        endpoint = self.endpoint
+        trunk = endpoint.trunks[leg.target[1]]
+        host, port = leg.servers_left.pop(0)
+        number = leg.target[2] or (channel.dnid if channel.dnid != "s" else "")
+        server = f"[{host}]" if ":" in host else host
+        uri = SipUri.parse(f"sip:{number}@{server}" + (f":{port}" if port != 5060 else ""))
+        caller = channel.caller
+        from_user = trunk.from_user or caller.number or trunk.username or "anonymous"
+        call = endpoint.invite(uri=uri, destination=(host, port), from_user=from_user, from_display=caller.name,
+                               from_host=trunk.from_domain or None, sdp=leg.offer, now=now,
+                               transport=trunk.transport, trunk=trunk.name)
+        call.channel = channel
+        leg.call = call
+        channel.variables["SIPCALLID"] = call.call_id
+        if leg.servers_left:
+            endpoint.timers.call_at(now + trunk.failover_timeout, lambda at: self._failover(channel, call, at))
+        self.flush()
+
+    def _failover(self, channel: Channel, call: SipCall, now: float) -> None:
+        """The server of ``call`` has not answered at all: abandon it and try the next one."""
+        leg = channel.tech
+        if not isinstance(leg, _Leg) or leg.call is not call or call.heard_from_peer or call.ended \
+                or channel.is_hungup or not leg.servers_left:
+            return
+        log.warning("trunk %s: no answer from %s:%d, trying %s:%d", call.trunk, *call.peer, *leg.servers_left[0])
+        self.endpoint.abandon(call)
+        self._invite_trunk(channel, leg, now)
+
+    def _retry_after_failure(self, channel: Channel, event: CallFailed) -> bool:
+        """A trunk server refused with 503 or timed out: the next server takes the call (RFC 3263 §4.3)."""
+        leg = channel.tech
+        if not isinstance(leg, _Leg) or leg.call is not event.call or not leg.servers_left \
+                or event.status not in (408, 503) or channel.is_hungup:
+            return False
+        log.warning("trunk %s: %s:%d answered %d %s, trying %s:%d", event.call.trunk, *event.call.peer,
+                    event.status, event.reason, *leg.servers_left[0])
+        self._invite_trunk(channel, leg, self.now())
+        return True
 
     async def answer(self, channel: Channel) -> None:
         leg = _leg(channel)

@@ -25,6 +25,7 @@ from core.sip.message import (
     make_response,
     parse_message,
 )
+from core.sip.qualify import QualifyClient
 from core.sip.registrar import LocationService
 from core.sip.registration import RegistrationClient
 from core.sip.security import Acl, BanList, RateLimiter
@@ -59,7 +60,7 @@ _IMPLEMENTED = frozenset(ALLOW.replace(" ", "").split(","))
 _KNOWN_NOT_ALLOWED = frozenset({"SUBSCRIBE", "MESSAGE", "PUBLISH"})
 
 
-class SipEndpoint(CallHandling, RegistrationClient):
+class SipEndpoint(CallHandling, RegistrationClient, QualifyClient):
     """One SIP user agent core for one listening address (UDP and TCP share it)."""
 
     def __init__(self, settings: EndpointSettings, location: LocationService, *,
@@ -78,13 +79,23 @@ class SipEndpoint(CallHandling, RegistrationClient):
         self.user_acls: dict[str, Acl] = {u.name: _acl(u.permit, u.deny) for u in settings.users
                                           if u.permit or u.deny}
         self.trunks: dict[str, SipTrunkSettings] = {t.name: t for t in settings.trunks}
-        self.trunk_sources: dict[str, SipTrunkSettings] = {host: t for t in settings.trunks for host, _p in t.servers}
+        # Inbound calls from a trunk: by the ;line= token of the Contact we registered (Asterisk's pjsip
+        # "line"), else by source address and port, else by source address alone.
+        self.trunk_lines: dict[str, SipTrunkSettings] = {secrets.token_hex(5): t for t in settings.trunks}
+        self.line_of: dict[str, str] = {t.name: line for line, t in self.trunk_lines.items()}
+        self.trunk_addresses: dict[tuple[str, int], SipTrunkSettings] = {}
+        self.trunk_sources: dict[str, SipTrunkSettings] = {}
+        for trunk in settings.trunks:
+            for host, port in trunk.servers:
+                self.trunk_addresses.setdefault((host, port), trunk)
+                self.trunk_sources.setdefault(host, trunk)
         self.timers = TimerQueue()
         self.events: deque[SipEvent] = deque()
         self._outbox: list[tuple[bytes, Address, Transport]] = []
         self.stats = {"received": 0, "parse_errors": 0, "dropped_banned": 0, "dropped_rate": 0}
         CallHandling.__init__(self)
         RegistrationClient.__init__(self)
+        QualifyClient.__init__(self)
 
     # -- the sans-IO interface ------------------------------------------------------------------------
 
@@ -205,10 +216,14 @@ class SipEndpoint(CallHandling, RegistrationClient):
     def _on_response(self, transaction: object, response: SipResponse, now: float) -> None:
         if self.on_call_response(transaction, response, now):
             return
+        if self.on_qualify_response(transaction, response, now):
+            return
         self.on_registration_response(transaction, response, now)
 
     def _on_timeout(self, transaction: object, now: float) -> None:
         if self.on_call_timeout(transaction, now):
+            return
+        if self.on_qualify_timeout(transaction, now):
             return
         self.on_registration_timeout(transaction, now)
 
@@ -233,10 +248,22 @@ class SipEndpoint(CallHandling, RegistrationClient):
         """Send outside any transaction (ACK to a 2xx, 2xx retransmissions)."""
         self.tx.send_stateless(message, destination, transport)
 
-    def local_contact(self, user: str = "centralita", transport: Transport = "udp") -> str:
-        """Our Contact header value."""
+    def local_contact(self, user: str = "centralita", transport: Transport = "udp", line: str = "") -> str:
+        """Our Contact header value (``line``: the token that marks calls from a trunk we register with)."""
         suffix = "" if transport == "udp" else f";transport={transport}"
+        if line:
+            suffix += f";line={line}"
         return f"<sip:{user}@{_host(self.settings.host)}:{self.settings.port}{suffix}>"
+
+    def trunk_of(self, request: SipRequest, source: Address) -> SipTrunkSettings | None:
+        """The trunk an out-of-dialog request comes from, if any."""
+        line = request.uri.params.get("line")
+        if line:
+            trunk = self.trunk_lines.get(line)
+            if trunk is not None:
+                return trunk
+        host = source[0].strip("[]")
+        return self.trunk_addresses.get((host, source[1])) or self.trunk_sources.get(host)
 
     def _add_capabilities(self, response: SipResponse) -> None:
         response.add_header("Allow", ALLOW)

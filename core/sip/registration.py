@@ -65,7 +65,9 @@ class RegistrationClient:
         events: deque[SipEvent]
         wallclock: Callable[[], float]
 
-        def local_contact(self, user: str = "centralita", transport: Transport = "udp") -> str: ...
+        line_of: dict[str, str]
+
+        def local_contact(self, user: str = "centralita", transport: Transport = "udp", line: str = "") -> str: ...
 
         def _via(self, transport: Transport) -> str: ...
 
@@ -102,7 +104,7 @@ class RegistrationClient:
             ("To", f"<sip:{user}@{domain}>"),
             ("Call-ID", registration.call_id),
             ("CSeq", f"{registration.cseq} REGISTER"),
-            ("Contact", self.local_contact(user, trunk.transport)),
+            ("Contact", self.local_contact(user, trunk.transport, line=self.line_of.get(trunk.name, ""))),
             ("Expires", str(expires)),
             ("User-Agent", self.settings.user_agent),
         ]

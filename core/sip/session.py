@@ -86,6 +86,7 @@ class SipCall:
     prack_interval: float = 0.5
     prack_deadline: float | None = None
     ended: bool = False
+    heard_from_peer: bool = False               # UAC: any response arrived (even 100 Trying)
     channel: object = None                      # the PBX channel the driver attached
 
     @property
@@ -192,6 +193,15 @@ class RegistrationChanged(SipEvent):
 
     user: str
     contacts: int
+
+
+@dataclass(frozen=True, slots=True)
+class TrunkStatusChanged(SipEvent):
+    """A trunk server's qualify status changed (``OK``, ``LAGGED``, ``UNREACHABLE``)."""
+
+    trunk: str
+    server: tuple[str, int]
+    status: str
 
 
 @dataclass(frozen=True, slots=True)

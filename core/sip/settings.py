@@ -36,7 +36,8 @@ class SipTrunkSettings:
     from_user: str = ""
     from_domain: str = ""
     expiry: int = 3600
-    qualify: float = 60.0
+    qualify: float = 60.0              # seconds between OPTIONS probes of each server; 0: none
+    failover_timeout: float = 4.0      # no answer at all to an INVITE within this: try the next server
     transport: Transport = "udp"
     permit: tuple[str, ...] = ()
     deny: tuple[str, ...] = ()

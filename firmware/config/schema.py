@@ -99,6 +99,9 @@ class SipTrunk:
     from_domain: str = setting("", doc="host part of From and of the registration; empty: the server")
     expiry: int = setting(3600, min=60, max=86400, doc="registration time asked for, seconds")
     transport: Literal["udp", "tcp"] = setting("udp", doc="transport toward the trunk")
+    qualify: int = setting(60, min=0, max=3600, doc="seconds between OPTIONS probes of each server; 0: none")
+    failover_timeout: float = setting(4.0, min=0.5, max=32.0, doc="a server silent this long after an INVITE "
+                                      "(not even 100 Trying): the call goes to the next server")
 
     def check(self) -> list[tuple[tuple[str | int, ...], str]]:
         if not self.servers:

@@ -38,17 +38,18 @@ class SippResult:
 class Sipp:
     """One SIPp instance bound to a port of its own, talking to the gateway at ``target``."""
 
-    def __init__(self, target: tuple[str, int], workdir: Path) -> None:
+    def __init__(self, target: tuple[str, int], workdir: Path, *, local_ip: str = "127.0.0.1") -> None:
         self.binary = sipp_binary()
         self.target = target
         self.workdir = workdir
-        self.port = free_port()
+        self.local_ip = local_ip
+        self.port = free_port(local_ip)
         self._background: subprocess.Popen[str] | None = None
 
     def _command(self, scenario: str, *args: str, calls: int = 1, timeout: float = 10.0) -> list[str]:
         host, port = self.target
         path = scenario if Path(scenario).is_absolute() else str(SCENARIOS / scenario)
-        return [self.binary, f"{host}:{port}", "-sf", path, "-i", "127.0.0.1",
+        return [self.binary, f"{host}:{port}", "-sf", path, "-i", self.local_ip,
                 "-p", str(self.port), "-m", str(calls), "-nostdin", "-timeout", f"{timeout}s", "-timeout_error",
                 "-trace_err", "-error_file", str(self.workdir / f"sipp-{self.port}-errors.log"), *args]
 
