@@ -4,16 +4,28 @@
 The twin of ``_g711_py.py``: same API, same bytes.  The tables are filled at import from the same
 segment formulas (G.711 decision levels as in ITU-T G.191), then each call is one table lookup per
 sample with no Python objects in the loop.
+
+u-law <-> A-law conversion is G.711 section 4 (Tables 3 and 4): the code of the other law nearest in
+level (dBm0), sign kept; see ``_g711_py`` for the derivation.  One 256-byte table lookup per byte.
 """
 
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
-from libc.stdint cimport int16_t, uint8_t
+from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from libc.math cimport fabs, pow
+from libc.stdint cimport int16_t, uint8_t, uint16_t
 
 cdef int ULAW_BIAS = 0x84
 cdef uint8_t ULAW_ENC[16384]
 cdef uint8_t ALAW_ENC[8192]
 cdef int16_t ULAW_DEC[256]
 cdef int16_t ALAW_DEC[256]
+# The decoders' output as 16-bit words already in little-endian byte order, whatever the host's.
+cdef uint16_t ULAW_DEC_LE[256]
+cdef uint16_t ALAW_DEC_LE[256]
+cdef uint8_t ULAW_TO_ALAW[256]
+cdef uint8_t ALAW_TO_ULAW[256]
+# G.711 Tables 1a/2a: load capacity +3.17 dBm0 (u-law, 32636 linear) and +3.14 dBm0 (A-law, 32768 linear).
+cdef double U_TO_A_SCALE = (32768.0 / 32636.0) * pow(10.0, (3.17 - 3.14) / 20.0)
 
 
 cdef inline int _top_bit_segment(int v) noexcept:
@@ -72,6 +84,28 @@ cdef int16_t _alaw_decode_code(int code) noexcept:
     return <int16_t>(i if a & 0x80 else -i)
 
 
+cdef void _fill_transcode(const int16_t *src, const int16_t *dst, double scale, uint8_t *table) noexcept:
+    # For each code, the code of the other law with the nearest level and the same sign.
+    cdef int code, candidate, best
+    cdef double magnitude, distance, best_distance
+    for code in range(256):
+        magnitude = fabs(<double>src[code]) * scale
+        best = -1
+        best_distance = 1e300
+        for candidate in range(256):
+            if (candidate & 0x80) != (code & 0x80):
+                continue
+            distance = fabs(fabs(<double>dst[candidate]) - magnitude)
+            if distance < best_distance:
+                best = candidate
+                best_distance = distance
+        table[code] = <uint8_t>best
+
+
+cdef inline uint16_t _le(uint16_t v, bint little) noexcept:
+    return v if little else <uint16_t>((v >> 8) | (v << 8))
+
+
 cdef void _fill_tables() noexcept:
     cdef int i
     for i in range(16384):
@@ -81,61 +115,128 @@ cdef void _fill_tables() noexcept:
     for i in range(256):
         ULAW_DEC[i] = _ulaw_decode_code(i)
         ALAW_DEC[i] = _alaw_decode_code(i)
+    cdef uint16_t probe = 1
+    cdef bint little = (<uint8_t *>&probe)[0] == 1
+    for i in range(256):
+        ULAW_DEC_LE[i] = _le(<uint16_t>ULAW_DEC[i], little)
+        ALAW_DEC_LE[i] = _le(<uint16_t>ALAW_DEC[i], little)
+    _fill_transcode(ULAW_DEC, ALAW_DEC, U_TO_A_SCALE, ULAW_TO_ALAW)
+    _fill_transcode(ALAW_DEC, ULAW_DEC, 1.0 / U_TO_A_SCALE, ALAW_TO_ULAW)
 
 
 _fill_tables()
 
 
-cdef inline Py_ssize_t _sample_count(Py_ssize_t nbytes) except -1:
-    if nbytes % 2:
+cdef class _Input:
+    # The bytes of an argument: bytes objects directly (no buffer protocol round trip), anything else
+    # through the buffer protocol.
+    cdef Py_buffer view
+    cdef bint has_view
+    cdef const uint8_t *data
+    cdef Py_ssize_t size
+
+    def __dealloc__(self):
+        if self.has_view:
+            PyBuffer_Release(&self.view)
+
+
+cdef _Input _input(object obj):
+    cdef _Input inp = _Input.__new__(_Input)
+    if type(obj) is bytes:
+        inp.data = <const uint8_t *>PyBytes_AS_STRING(obj)
+        inp.size = PyBytes_GET_SIZE(obj)
+    else:
+        PyObject_GetBuffer(obj, &inp.view, PyBUF_SIMPLE)
+        inp.has_view = True
+        inp.data = <const uint8_t *>inp.view.buf
+        inp.size = inp.view.len
+    return inp
+
+
+cdef bytes _encode(object data, const uint8_t *table, int shift, int mask):
+    cdef const uint8_t *src
+    cdef Py_ssize_t size
+    cdef _Input inp = None
+    if type(data) is bytes:
+        src = <const uint8_t *>PyBytes_AS_STRING(data)
+        size = PyBytes_GET_SIZE(data)
+    else:
+        inp = _input(data)
+        src, size = inp.data, inp.size
+    if size % 2:
         raise ValueError("linear audio must be whole 16-bit samples (odd byte count)")
-    return nbytes // 2
+    cdef Py_ssize_t n = size // 2
+    cdef bytes out = PyBytes_FromStringAndSize(NULL, n)
+    cdef uint8_t *o = <uint8_t *>PyBytes_AS_STRING(out)
+    cdef Py_ssize_t i
+    cdef int16_t s
+    for i in range(n):
+        s = <int16_t>(src[2 * i] | (src[2 * i + 1] << 8))
+        o[i] = table[(s >> shift) & mask]
+    return out
 
 
-def lin2ulaw(const unsigned char[::1] data) -> bytes:
+def lin2ulaw(data) -> bytes:
     """Encode 16-bit signed little-endian linear samples to u-law, one byte per sample."""
-    cdef Py_ssize_t n = _sample_count(data.shape[0])
-    cdef bytes out = PyBytes_FromStringAndSize(NULL, n)
-    cdef uint8_t *o = <uint8_t *>PyBytes_AS_STRING(out)
-    cdef Py_ssize_t i
-    cdef int16_t s
-    for i in range(n):
-        s = <int16_t>(data[2 * i] | (data[2 * i + 1] << 8))
-        o[i] = ULAW_ENC[(s >> 2) & 0x3FFF]
-    return out
+    return _encode(data, ULAW_ENC, 2, 0x3FFF)
 
 
-def lin2alaw(const unsigned char[::1] data) -> bytes:
+def lin2alaw(data) -> bytes:
     """Encode 16-bit signed little-endian linear samples to A-law, one byte per sample."""
-    cdef Py_ssize_t n = _sample_count(data.shape[0])
+    return _encode(data, ALAW_ENC, 3, 0x1FFF)
+
+
+cdef bytes _decode(object data, const uint16_t *table):
+    cdef const uint8_t *src
+    cdef Py_ssize_t n
+    cdef _Input inp = None
+    if type(data) is bytes:
+        src = <const uint8_t *>PyBytes_AS_STRING(data)
+        n = PyBytes_GET_SIZE(data)
+    else:
+        inp = _input(data)
+        src, n = inp.data, inp.size
+    cdef bytes out = PyBytes_FromStringAndSize(NULL, 2 * n)
+    cdef uint16_t *o = <uint16_t *>PyBytes_AS_STRING(out)  # bytes storage is suitably aligned
+    cdef Py_ssize_t i
+    for i in range(n):
+        o[i] = table[src[i]]
+    return out
+
+
+def ulaw2lin(data) -> bytes:
+    """Decode u-law bytes to 16-bit signed little-endian linear samples."""
+    return _decode(data, ULAW_DEC_LE)
+
+
+def alaw2lin(data) -> bytes:
+    """Decode A-law bytes to 16-bit signed little-endian linear samples."""
+    return _decode(data, ALAW_DEC_LE)
+
+
+cdef bytes _translate(object data, const uint8_t *table):
+    cdef const uint8_t *src
+    cdef Py_ssize_t n
+    cdef _Input inp = None
+    if type(data) is bytes:
+        src = <const uint8_t *>PyBytes_AS_STRING(data)
+        n = PyBytes_GET_SIZE(data)
+    else:
+        inp = _input(data)
+        src, n = inp.data, inp.size
     cdef bytes out = PyBytes_FromStringAndSize(NULL, n)
     cdef uint8_t *o = <uint8_t *>PyBytes_AS_STRING(out)
     cdef Py_ssize_t i
-    cdef int16_t s
     for i in range(n):
-        s = <int16_t>(data[2 * i] | (data[2 * i + 1] << 8))
-        o[i] = ALAW_ENC[(s >> 3) & 0x1FFF]
+        o[i] = table[src[i]]
     return out
 
 
-cdef bytes _decode(const unsigned char[::1] data, const int16_t *table):
-    cdef Py_ssize_t n = data.shape[0]
-    cdef bytes out = PyBytes_FromStringAndSize(NULL, 2 * n)
-    cdef uint8_t *o = <uint8_t *>PyBytes_AS_STRING(out)
-    cdef Py_ssize_t i
-    cdef int16_t s
-    for i in range(n):
-        s = table[data[i]]
-        o[2 * i] = <uint8_t>(s & 0xFF)
-        o[2 * i + 1] = <uint8_t>((s >> 8) & 0xFF)
-    return out
+def ulaw2alaw(data) -> bytes:
+    """Convert u-law bytes to A-law bytes as ITU-T G.711 Table 3 does, without going through linear."""
+    return _translate(data, ULAW_TO_ALAW)
 
 
-def ulaw2lin(const unsigned char[::1] data) -> bytes:
-    """Decode u-law bytes to 16-bit signed little-endian linear samples."""
-    return _decode(data, ULAW_DEC)
-
-
-def alaw2lin(const unsigned char[::1] data) -> bytes:
-    """Decode A-law bytes to 16-bit signed little-endian linear samples."""
-    return _decode(data, ALAW_DEC)
+def alaw2ulaw(data) -> bytes:
+    """Convert A-law bytes to u-law bytes as ITU-T G.711 Table 4 does, without going through linear."""
+    return _translate(data, ALAW_TO_ULAW)

@@ -4,14 +4,28 @@ The twin of ``_g711.pyx`` with the same API and the same bytes for every input. 
 16-bit signed little-endian (the PCM highway's and RTP's native order once decoded).  Encoding follows
 G.711's segment decision levels as ITU-T G.191's reference code computes them: negative samples are
 taken in one's complement (``~x``), so -1 encodes to the same code as 0 on the negative side.
+
+u-law <-> A-law conversion follows G.711 section 4 (Tables 3 and 4): each code maps to the code of the
+other law whose decoder output is nearest *in level*, keeping the sign (so u-law's negative zero 0x7F
+becomes A-law's smallest negative value).  Levels are compared in dBm0: the theoretical load capacity
+is +3.17 dBm0 for u-law (decoder scale 8159, 32636 in 16-bit linear) and +3.14 dBm0 for A-law (4096,
+32768).  Built this way, the tables equal G.711's for all 256 codes of each law (the tests check them
+against spandsp's ``ulaw_to_alaw``/``alaw_to_ulaw``), including the few codes where decoding to linear
+and re-encoding would give a neighbouring code.
 """
 
 from __future__ import annotations
 
+import math
 import sys
 from array import array
 
 ULAW_BIAS = 0x84
+# G.711 Tables 1a/2a: the load capacity (overload point) of each law in dBm0, and in 16-bit linear units.
+ULAW_LOAD_CAPACITY_DBM0 = 3.17
+ALAW_LOAD_CAPACITY_DBM0 = 3.14
+ULAW_OVERLOAD_LINEAR = 32636
+ALAW_OVERLOAD_LINEAR = 32768
 
 
 def _ulaw_encode_sample(x: int) -> int:
@@ -58,6 +72,32 @@ _ULAW_DEC = [_ulaw_decode_code(c).to_bytes(2, "little", signed=True) for c in ra
 _ALAW_DEC = [_alaw_decode_code(c).to_bytes(2, "little", signed=True) for c in range(256)]
 
 
+def _transcode_table(decode_from: list[int], decode_to: list[int], scale: float) -> bytes:
+    """Code of the target law nearest in level (``scale`` converts the magnitude), same sign."""
+    table = bytearray(256)
+    for code in range(256):
+        positive = code & 0x80
+        magnitude = abs(decode_from[code]) * scale
+        best, best_distance = -1, math.inf
+        for candidate in range(256):
+            if candidate & 0x80 != positive:
+                continue
+            distance = abs(abs(decode_to[candidate]) - magnitude)
+            if distance < best_distance:
+                best, best_distance = candidate, distance
+        table[code] = best
+    return bytes(table)
+
+
+# Equal level: 20*log10(u / 32636) + 3.17 == 20*log10(a / 32768) + 3.14.
+_U_TO_A_SCALE = (ALAW_OVERLOAD_LINEAR / ULAW_OVERLOAD_LINEAR) * 10.0 ** (
+    (ULAW_LOAD_CAPACITY_DBM0 - ALAW_LOAD_CAPACITY_DBM0) / 20.0)
+_ULAW_VALUES = [_ulaw_decode_code(c) for c in range(256)]
+_ALAW_VALUES = [_alaw_decode_code(c) for c in range(256)]
+_ULAW_TO_ALAW = _transcode_table(_ULAW_VALUES, _ALAW_VALUES, _U_TO_A_SCALE)
+_ALAW_TO_ULAW = _transcode_table(_ALAW_VALUES, _ULAW_VALUES, 1.0 / _U_TO_A_SCALE)
+
+
 def _samples(data: bytes | bytearray | memoryview) -> array[int]:
     raw = bytes(data)
     if len(raw) % 2:
@@ -91,3 +131,13 @@ def alaw2lin(data: bytes | bytearray | memoryview) -> bytes:
     """Decode A-law bytes to 16-bit signed little-endian linear samples."""
     table = _ALAW_DEC
     return b"".join([table[c] for c in bytes(data)])
+
+
+def ulaw2alaw(data: bytes | bytearray | memoryview) -> bytes:
+    """Convert u-law bytes to A-law bytes as ITU-T G.711 Table 3 does, without going through linear."""
+    return bytes(data).translate(_ULAW_TO_ALAW)
+
+
+def alaw2ulaw(data: bytes | bytearray | memoryview) -> bytes:
+    """Convert A-law bytes to u-law bytes as ITU-T G.711 Table 4 does, without going through linear."""
+    return bytes(data).translate(_ALAW_TO_ULAW)

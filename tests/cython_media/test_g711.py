@@ -38,6 +38,9 @@ int main(void) {
     for (int i = -32768; i < 32768; i++) putchar(linear_to_alaw(i));
     for (int c = 0; c < 256; c++) { int16_t v = ulaw_to_linear((uint8_t) c); fwrite(&v, 2, 1, stdout); }
     for (int c = 0; c < 256; c++) { int16_t v = alaw_to_linear((uint8_t) c); fwrite(&v, 2, 1, stdout); }
+    /* G.711 Tables 3 and 4 (library functions, not inline: link -lspandsp). */
+    for (int c = 0; c < 256; c++) putchar(ulaw_to_alaw((uint8_t) c));
+    for (int c = 0; c < 256; c++) putchar(alaw_to_ulaw((uint8_t) c));
     return 0;
 }
 """
@@ -52,10 +55,13 @@ def spandsp(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
         pytest.fail("no C compiler: install the Debian package build-essential")
     workdir = tmp_path_factory.mktemp("spandsp")
     (workdir / "ref.c").write_text(REFERENCE_C)
-    subprocess.run([compiler, "-O2", "-o", str(workdir / "ref"), str(workdir / "ref.c")], check=True)
+    build = subprocess.run([compiler, "-O2", "-o", str(workdir / "ref"), str(workdir / "ref.c"), "-lspandsp"],
+                           capture_output=True, text=True)
+    if build.returncode:
+        pytest.fail(f"cannot build the spandsp reference (install libspandsp-dev): {build.stderr}")
     out = subprocess.run([str(workdir / "ref")], check=True, capture_output=True).stdout
     return {"ulaw": out[:65536], "alaw": out[65536:131072], "ulaw_dec": out[131072:131584],
-            "alaw_dec": out[131584:]}
+            "alaw_dec": out[131584:132096], "ulaw_to_alaw": out[132096:132352], "alaw_to_ulaw": out[132352:]}
 
 
 @pytest.fixture(params=IMPLEMENTATIONS, ids=lambda m: "compiled" if m is _compiled else "pure")
@@ -112,3 +118,42 @@ def test_round_trip_is_stable(impl: ModuleType) -> None:
     for encode, decode in ((impl.lin2ulaw, impl.ulaw2lin), (impl.lin2alaw, impl.alaw2lin)):
         decoded = decode(ALL_CODES)
         assert decode(encode(decoded)) == decoded
+
+
+def test_ulaw_to_alaw_is_g711_table_3_for_all_256_codes(impl: ModuleType, spandsp: dict[str, bytes]) -> None:
+    assert len(spandsp["ulaw_to_alaw"]) == 256
+    assert impl.ulaw2alaw(ALL_CODES) == spandsp["ulaw_to_alaw"]
+
+
+def test_alaw_to_ulaw_is_g711_table_4_for_all_256_codes(impl: ModuleType, spandsp: dict[str, bytes]) -> None:
+    assert len(spandsp["alaw_to_ulaw"]) == 256
+    assert impl.alaw2ulaw(ALL_CODES) == spandsp["alaw_to_ulaw"]
+
+
+def test_transcoding_is_not_decode_then_encode(impl: ModuleType, spandsp: dict[str, bytes]) -> None:
+    """G.711's tables differ from decoding to linear and re-encoding on the codes that sit between two
+    decoder values, and keep u-law's negative zero negative; a naive transcoder fails here."""
+    naive = impl.lin2alaw(impl.ulaw2lin(ALL_CODES))
+    differing = [c for c in range(256) if naive[c] != spandsp["ulaw_to_alaw"][c]]
+    assert len(differing) > 20
+    assert 0x7F in differing and impl.ulaw2alaw(b"\x7f") == b"\x55"  # -0 -> smallest negative A-law (-8)
+    assert impl.ulaw2alaw(b"\xff") == b"\xd5"  # +0 -> smallest positive A-law (+8)
+
+
+@pytest.mark.parametrize("direction", ["ulaw2alaw", "alaw2ulaw"])
+def test_transcoding_keeps_sign_and_stays_within_one_step(impl: ModuleType, direction: str) -> None:
+    source_decode = impl.ulaw2lin if direction == "ulaw2alaw" else impl.alaw2lin
+    target_decode = impl.alaw2lin if direction == "ulaw2alaw" else impl.ulaw2lin
+    converted = getattr(impl, direction)(ALL_CODES)
+    before = struct.unpack("<256h", source_decode(ALL_CODES))
+    after = struct.unpack("<256h", target_decode(converted))
+    for code, (a, b) in enumerate(zip(before, after, strict=True)):
+        assert (code & 0x80 == 0) == (b < 0), code  # sign kept, also for the zero codes
+        # G.711 steps are at most 1024 (16-bit linear) in the top segment; nearest level is within a step.
+        assert abs(abs(a) - abs(b)) <= max(16, abs(a) // 16), (code, a, b)
+
+
+def test_transcoding_input_types(impl: ModuleType) -> None:
+    assert impl.ulaw2alaw(b"") == b"" and impl.alaw2ulaw(b"") == b""
+    assert impl.ulaw2alaw(bytearray(b"\xff\x7f")) == b"\xd5\x55"
+    assert impl.alaw2ulaw(memoryview(b"\xd5\x55")) == b"\xfe\x7e"  # +-8 exists in u-law too
