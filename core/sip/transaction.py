@@ -362,7 +362,7 @@ class TransactionLayer:
         try:
             # Stamping rewrites the Via header, which drops the message's parsed views: do it before the
             # TU-visible headers are parsed so that those stay cached for the TU.
-            top = stamp_via(request, source)
+            top = stamp_via(request, source, force_rport=self.symmetric)
             if request.cseq.method != method:
                 raise SipParseError("Bad Request - CSeq method does not match", "CSeq")
             merge = merge_key(request) if method != "CANCEL" else None

@@ -67,10 +67,6 @@ def state(transaction: Transaction) -> TransactionState:
     return transaction.state
 
 
-def reparse(data: bytes) -> SipRequest | SipResponse:
-    return parse_message(data)
-
-
 @dataclass
 class Sent:
     """One message the layer queued, with the time it was queued."""
@@ -109,7 +105,7 @@ class Clock:
         """Deliver ``message`` (re-parsed, as a retransmission would be) at ``at``."""
         if at is not None:
             self.advance(at)
-        events = self.layer.receive(reparse(message.encode()), source, transport, self.now)
+        events = self.layer.receive(parse_message(message.encode()), source, transport, self.now)
         self.events.extend((self.now, event) for event in events)
         self.collect()
         return events

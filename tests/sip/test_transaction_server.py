@@ -256,7 +256,8 @@ def test_cancel_after_the_final_response_is_answered_but_not_reported() -> None:
     answer(clock, transaction, 200, at=0.1)
     assert clock.receive(cancel_of(invite), at=0.2) == []
     assert [line for _, line in statuses(clock)] == ["SIP/2.0 200 OK", "SIP/2.0 200 OK"]
-    assert clock.sent[-1].message.cseq.method == "CANCEL"
+    ok = clock.sent[-1].message
+    assert ok.cseq.method == "CANCEL" and ok.to.tag == "uas-tag"   # §9.2: the INVITE's To tag
 
 
 def test_cancel_from_another_sent_by_does_not_match() -> None:
@@ -353,6 +354,18 @@ def test_symmetric_responses_go_to_the_source(via: str) -> None:
     source = ("203.0.113.9", 40123)
     clock, transaction = serve(request("OPTIONS", via=via), source=source, symmetric=True)
     answer(clock, transaction, 200)
+    assert clock.sent[-1].destination == source
+
+
+def test_symmetric_stamps_rport_like_asterisk_force_rport() -> None:
+    # Asterisk res/res_pjsip_nat.c handle_rx_message(): with force_rport the top Via's rport becomes the
+    # source port, so the response tells the phone where it was seen (received and rport, RFC 3581 §4).
+    source = ("203.0.113.9", 40123)
+    clock, transaction = serve(request("OPTIONS", via="SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bK-fr"),
+                               source=source, symmetric=True)
+    answer(clock, transaction, 200)
+    echoed = clock.sent[-1].message.vias[0]
+    assert (echoed.received, echoed.rport) == ("203.0.113.9", "40123")
     assert clock.sent[-1].destination == source
 
 
