@@ -1,0 +1,116 @@
+"""Telephony DSP over spandsp: the compiled bindings when available, else their ctypes twin.
+
+Both bind Debian's libspandsp (``libspandsp-dev``) and give identical results on the same input; the
+twin exists so that a board without a compiler still has DSP.  Audio is 16-bit signed little-endian
+linear PCM at 8 kHz as ``bytes`` (160 samples = 20 ms) and each call processes whole frames.
+
+- :class:`DtmfDetector` / :class:`DtmfGenerator`: DTMF with start, duration and level (ITU-T Q.23/Q.24).
+- :class:`CallerIdGenerator` / :class:`CallerIdDecoder`: on-hook caller ID and VMWI in Bell 202 (SDMF and
+  MDMF), ETSI V.23, JCLIP and DTMF (:class:`CallerIdStandard`).
+- :class:`CallProgressDetector`: busy, congestion, dial tone, ringback... from :class:`ToneCadence` tables;
+  :class:`ToneGenerator` plays them.
+- :class:`ModemToneDetector` / :class:`ModemToneGenerator`: CNG, CED/ANS, ANSam (:class:`ModemTone`).
+- :class:`PacketLossConcealer`; :class:`G722Encoder` / :class:`G722Decoder`; :class:`G726Encoder` /
+  :class:`G726Decoder`.
+
+The echo canceller is not here: see :mod:`cython_media.speexdsp` (Debian's spandsp one prints on every
+sample).  A missing library raises :class:`SpandspError` naming the Debian package.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from cython_media import NO_EXTENSIONS
+from cython_media._spandsp_py import (
+    CED,
+    DTMF_DIGITS,
+    FRAME_SAMPLES,
+    SAMPLE_RATE,
+    Absence,
+    CallerIdDecoder,
+    CallerIdGenerator,
+    CallerIdMessage,
+    CallerIdStandard,
+    CallProgressDetector,
+    DtmfDetector,
+    DtmfEvent,
+    DtmfGenerator,
+    G722Decoder,
+    G722Encoder,
+    G726Decoder,
+    G726Encoder,
+    G726Packing,
+    MessageWaiting,
+    ModemTone,
+    ModemToneDetector,
+    ModemToneEvent,
+    ModemToneGenerator,
+    PacketLossConcealer,
+    SpandspError,
+    ToneCadence,
+    ToneEvent,
+    ToneGenerator,
+    ToneSegment,
+)
+
+# The classes the compiled module replaces; the shared types above come from the twin in both builds.
+COMPILED_CLASSES = (
+    "CallProgressDetector",
+    "CallerIdDecoder",
+    "CallerIdGenerator",
+    "DtmfDetector",
+    "DtmfGenerator",
+    "G722Decoder",
+    "G722Encoder",
+    "G726Decoder",
+    "G726Encoder",
+    "ModemToneDetector",
+    "ModemToneGenerator",
+    "PacketLossConcealer",
+    "ToneGenerator",
+)
+
+ACCELERATED = False
+if not NO_EXTENSIONS:
+    try:
+        _compiled = importlib.import_module("cython_media._spandsp")
+    except ImportError:
+        pass
+    else:
+        # Rebinding by name keeps the twin's signatures for type checkers; the compiled classes match them.
+        globals().update({name: getattr(_compiled, name) for name in COMPILED_CLASSES})
+        ACCELERATED = True
+
+__all__ = [
+    "ACCELERATED",
+    "CED",
+    "DTMF_DIGITS",
+    "FRAME_SAMPLES",
+    "SAMPLE_RATE",
+    "Absence",
+    "CallProgressDetector",
+    "CallerIdDecoder",
+    "CallerIdGenerator",
+    "CallerIdMessage",
+    "CallerIdStandard",
+    "DtmfDetector",
+    "DtmfEvent",
+    "DtmfGenerator",
+    "G722Decoder",
+    "G722Encoder",
+    "G726Decoder",
+    "G726Encoder",
+    "G726Packing",
+    "MessageWaiting",
+    "ModemTone",
+    "ModemToneDetector",
+    "ModemToneEvent",
+    "ModemToneGenerator",
+    "PacketLossConcealer",
+    "SpandspError",
+    "ToneCadence",
+    "ToneEvent",
+    "ToneGenerator",
+    "ToneSegment",
+]
