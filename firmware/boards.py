@@ -24,6 +24,47 @@ class PcmSettings:
 
     clock_hz: Literal[1536000, 2048000, 4096000, 8192000] = setting(
         2048000, doc="PCLK: 2.048 MHz carries 32 timeslots of 8 bits per 125 us frame")
+    slots: int = setting(0, min=0, max=128, doc="timeslots the host moves per frame (0: all the clock carries; "
+                         "the Pi's PCM block moves 8 in its 256-bit frame)")
+    device: str = setting("", doc="ALSA device of the PCM interface (linux backend)")
+    period_frames: int = setting(160, min=8, max=8000, doc="8 kHz frames per ALSA period")
+    law: Literal["ulaw", "alaw"] = setting("ulaw", doc="companding on the highway")
+
+    @property
+    def timeslots(self) -> int:
+        """Timeslots usable on the highway."""
+        return self.slots or self.clock_hz // 8000 // 8
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResetSettings:
+    """[reset]: the GPIO line that resets the modules."""
+
+    line: str = setting("", doc="GPIO line name (e.g. GPIO17); empty: no reset line")
+    active_low: bool = setting(True, doc="the modules are held in reset while the line is low")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SpiSettings:
+    """[[spi]]: one SPI chip select and the modules behind it (a daisy chain)."""
+
+    name: str = setting(doc="name the slots refer to")
+    device: str = setting(doc="spidev device, e.g. /dev/spidev0.0")
+    chip_select_line: str = setting("", doc="GPIO line toggled per byte by us; empty: the kernel drives CS")
+    speed_hz: int = setting(10_000_000, min=100_000, max=50_000_000, doc="SPI clock")
+    mode: int = setting(3, min=0, max=3, doc="SPI mode (the ProSLIC and DAA use 3)")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SlotSettings:
+    """[[slots]]: a place for a module that is detected at boot."""
+
+    number: int = setting(min=1, max=64, doc="port number as users see it")
+    spi: str = setting(doc="the [[spi]] chip select it hangs on")
+    position: int | None = setting(None, min=0, max=3, doc="position in the daisy chain")
+    pcm_slot: int = setting(min=0, max=127, doc="8-bit timeslot on the PCM highway")
+    kind: Literal["auto", "fxs", "fxo"] = setting("auto", doc="auto: whatever module is found")
+    chip: str = setting("", doc="expected chip (empty: any)")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -50,23 +91,37 @@ class BoardProfile:
     description: str = setting("", doc="one line for people")
     backend: Literal["sim", "linux"] = setting(doc="sim: the simulated board; linux: spidev/gpiod/ALSA")
     pcm: PcmSettings = setting(default_factory=PcmSettings)
+    reset: ResetSettings = setting(default_factory=ResetSettings)
     ports: list[PortSettings] = setting(default_factory=list)
+    spi: list[SpiSettings] = setting(default_factory=list)
+    slots: list[SlotSettings] = setting(default_factory=list)
 
     def check(self) -> list[tuple[tuple[str | int, ...], str]]:
         problems: list[tuple[tuple[str | int, ...], str]] = []
-        slots_per_frame = self.pcm.clock_hz // 8000 // 8
+        slots_per_frame = self.pcm.timeslots
+        chains = {spi.name for spi in self.spi}
+        places: set[tuple[str, int | None]] = set()
+        for i, slot in enumerate(self.slots):
+            if slot.spi not in chains:
+                problems.append((("slots", i, "spi"), f"slot {slot.number}: no [[spi]] named '{slot.spi}'"))
+            if (slot.spi, slot.position) in places:
+                problems.append((("slots", i, "position"), f"slot {slot.number}: {slot.spi} position "
+                                 f"{slot.position} is used twice"))
+            places.add((slot.spi, slot.position))
         numbers: set[int] = set()
         slots: set[int] = set()
-        for i, port in enumerate(self.ports):
-            if port.number in numbers:
-                problems.append((("ports", i, "number"), f"port number {port.number} is used twice"))
-            if port.pcm_slot in slots:
-                problems.append((("ports", i, "pcm_slot"), f"PCM timeslot {port.pcm_slot} is used twice"))
-            if port.pcm_slot >= slots_per_frame:
-                problems.append((("ports", i, "pcm_slot"), f"PCM timeslot {port.pcm_slot} does not exist "
+        placed: list[tuple[str, int, int, int]] = [("ports", i, p.number, p.pcm_slot) for i, p in enumerate(self.ports)]
+        placed += [("slots", i, s.number, s.pcm_slot) for i, s in enumerate(self.slots)]
+        for table, i, number, pcm_slot in placed:
+            if number in numbers:
+                problems.append(((table, i, "number"), f"port number {number} is used twice"))
+            if pcm_slot in slots:
+                problems.append(((table, i, "pcm_slot"), f"PCM timeslot {pcm_slot} is used twice"))
+            if pcm_slot >= slots_per_frame:
+                problems.append(((table, i, "pcm_slot"), f"PCM timeslot {pcm_slot} does not exist "
                                  f"at {self.pcm.clock_hz} Hz ({slots_per_frame} timeslots)"))
-            numbers.add(port.number)
-            slots.add(port.pcm_slot)
+            numbers.add(number)
+            slots.add(pcm_slot)
         return problems
 
     def count(self, kind: str) -> int:
@@ -75,8 +130,10 @@ class BoardProfile:
 
     @property
     def summary(self) -> str:
-        """``2 FXS + 2 FXO (simulated)``."""
+        """``2 FXS + 2 FXO (simulated)``, or ``up to 8 modules detected at boot (hardware)``."""
         where = "simulated" if self.backend == "sim" else "hardware"
+        if self.slots:
+            return f"up to {len(self.slots)} modules detected at boot ({where})"
         return f"{self.count('fxs')} FXS + {self.count('fxo')} FXO ({where})"
 
 

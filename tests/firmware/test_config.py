@@ -139,7 +139,7 @@ def test_unknown_board_profile_lists_the_available_ones(config_copy: Path) -> No
     config_copy.write_text(text)
     line = next(i for i, text_line in enumerate(text.splitlines(), 1) if text_line.startswith("profile ="))
     assert issues_of(config_copy) == [
-        f"{config_copy}:{line}: board.profile: no board profile 'sim-9fxs' (available: sim-2fxs-2fxo)"
+        f"{config_copy}:{line}: board.profile: no board profile 'sim-9fxs' (available: oak8x-pi4, sim-2fxs-2fxo)"
     ]
 
 
@@ -220,3 +220,13 @@ def test_arbitrary_documents_give_a_config_or_located_errors(tmp_path: Path, doc
         assert exc.issues
         for issue in exc.issues:
             assert issue.source == str(path) and issue.line is not None, str(issue)
+
+
+def test_every_shipped_board_profile_loads() -> None:
+    from firmware.boards import available_profiles, load_profile
+
+    names = available_profiles()
+    assert {"sim-2fxs-2fxo", "oak8x-pi4"} <= set(names)
+    for name in names:
+        profile = load_profile(name)
+        assert profile.name == name and (profile.ports or profile.slots)
