@@ -3,7 +3,8 @@
 Each step offers a call rate for a few seconds (SIPp's built-in ``uac``: INVITE, 100/180/200, ACK, BYE
 right away; no media) and counts failed calls and INVITE retransmissions; the highest rate with every call
 successful and no retransmission is the clean rate.  centralita routes the calls through its dialplan
-(``Dial(SIP/uas/${EXTEN})`` over a trunk) with CDRs off, then on; sippy's ``b2bua_simple`` (PyPI ``sippy``)
+(``Dial(SIP/uas/${EXTEN})`` over a trunk, SDP passed through as sippy does: ``sip.direct_media``) with CDRs
+off, then on; sippy's ``b2bua_simple`` (PyPI ``sippy``)
 forwards them to the same SIPp uas.  Also: REGISTERs per second with digest authentication, and the memory
 of 1,000 concurrent calls (2,000 dialogs) held open.
 
@@ -91,6 +92,7 @@ level = "warning"
 bind = "127.0.0.1"
 port = {port}
 requests_per_second = 100000
+direct_media = true
 [cdr]
 enabled = {"true" if cdr else "false"}
 [dialplan]

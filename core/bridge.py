@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from core.causes import HangupCause
 from core.channel import Channel, DigitReceived, HungUp, Indication, IndicationReceived
@@ -46,6 +48,7 @@ class Bridge:
         """Relay between the legs until one of them hangs up or ``limit_s`` seconds pass."""
         first, second = self.legs
         self.bus.publish(ChannelsBridged(self.id, (first.name, second.name)))
+        media = _connect_audio(first, second)
         relays = [asyncio.ensure_future(self._relay(first, second)),
                   asyncio.ensure_future(self._relay(second, first))]
         try:
@@ -57,6 +60,8 @@ class Bridge:
             for relay in relays:
                 relay.cancel()
             await asyncio.gather(*relays, return_exceptions=True)
+            if media is not None:
+                media()
             for leg in self.legs:
                 self.bus.publish(ChannelsUnbridged(self.id, leg.name))
 
@@ -69,3 +74,15 @@ class Bridge:
                 await sink.send_digit(event.digit, event.duration_ms)
             elif isinstance(event, IndicationReceived) and event.indication in _RELAYED:
                 await sink.indicate(event.indication)
+
+
+def _connect_audio(first: Channel, second: Channel) -> Callable[[], None] | None:
+    """Join the legs' audio in the media engine they share; returns what undoes it (None: nothing to join,
+    e.g. a Local channel or SIP legs whose SDP was passed through)."""
+    a, b = first.audio, second.audio
+    engine: Any = getattr(a, "engine", None)
+    if engine is None or b is None or id(getattr(b, "engine", None)) != id(engine):
+        return None
+    disconnect: Callable[[Any, Any], None] = engine.disconnect
+    engine.connect(a, b)
+    return lambda: disconnect(a, b)

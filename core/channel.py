@@ -213,6 +213,9 @@ class Channel:
         self.accountcode = ""
         self.hangup_cause: HangupCause | None = None
         self.tech: object = None
+        # The leg's audio as the media engine sees it (an RTP port for SIP), set by the driver; None for
+        # legs without media (Local channels, SIP in direct-media mode).
+        self.audio: object = None
         self._bus = bus
         self._clock = clock
         self._state = state

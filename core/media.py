@@ -57,8 +57,9 @@ class MediaEngine(Protocol):
     async def echo(self, channel: Channel) -> None:
         """Send the channel's own audio back to it until it hangs up (``#`` ends it, as in Asterisk)."""
 
-    async def milliwatt(self, channel: Channel) -> None:
-        """Send the 1004 Hz 0 dBm0 test tone until the channel hangs up."""
+    async def milliwatt(self, channel: Channel, *, old_style: bool = False) -> None:
+        """Send the 1004 Hz 0 dBm0 test tone until the channel hangs up (``old_style``: the 1000 Hz
+        digital milliwatt of G.711 Table 5, Asterisk's ``Milliwatt(o)``)."""
 
     async def start_tones(self, channel: Channel, tones: str) -> None:
         """Start a tone list (``"!350+440/100,!0/100"`` or an indication name like ``"busy"``)."""
@@ -93,7 +94,7 @@ class NoMediaEngine:
     async def echo(self, channel: Channel) -> None:
         raise MediaUnavailable(self.REASON)
 
-    async def milliwatt(self, channel: Channel) -> None:
+    async def milliwatt(self, channel: Channel, *, old_style: bool = False) -> None:
         raise MediaUnavailable(self.REASON)
 
     async def start_tones(self, channel: Channel, tones: str) -> None:

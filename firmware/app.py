@@ -27,6 +27,7 @@ from firmware.boards import BoardProfile
 from firmware.config import Config, control_socket_path, data_dir
 from firmware.console import ControlServer, TerminalConsole
 from firmware.logsetup import LEVELS, set_level
+from firmware.media_service import MediaService
 from firmware.sdnotify import Notifier
 from firmware.services import Service, ServiceStartError, StateDirectory
 from firmware.sip_service import SipService
@@ -107,10 +108,12 @@ class Gateway:
         services.append(ControlServer(control_socket_path(config), self.registry))
         # Network listeners next: a port that is taken stops start-up before anything else happens.
         executor = self.telephony.executor
+        media = MediaService(config, executor, self.registry)
+        services.append(media)
         services.append(SipService(config, self.pbx, self.registry,
                                    redirect=lambda channel, context, exten: executor.async_goto(
                                        channel.name, context, exten, 1),
-                                   routable=executor.routable))
+                                   routable=executor.routable, media=media))
         services.extend(self.telephony.services())
         self.pbx.register_commands(self.registry)
         self._register_core_commands()

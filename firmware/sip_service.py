@@ -20,6 +20,7 @@ from core.sip.settings import EndpointSettings, SipTrunkSettings, SipUserSetting
 from core.sip.transport import SipTransport, TransportError
 from firmware import __version__
 from firmware.config import Config, data_dir
+from firmware.media_service import MediaService
 from firmware.services import ServiceStartError
 from firmware.sip_locate import locate_all, split_server
 
@@ -85,12 +86,13 @@ class SipService:
     name = "sip"
 
     def __init__(self, config: Config, pbx: Pbx, registry: CommandRegistry, redirect: object,
-                 routable: object = None) -> None:
+                 routable: object = None, media: MediaService | None = None) -> None:
         self.config = config
         self.pbx = pbx
         self.registry = registry
         self.redirect = redirect
         self.routable = routable
+        self.media = media
         self.endpoint: SipEndpoint | None = None
         self.transport: SipTransport | None = None
         self.driver: SipChannelDriver | None = None
@@ -119,8 +121,10 @@ class SipService:
             endpoint.settings = endpoint_settings(self.config, transport.local_address[1], located)
         self.endpoint, self.transport = endpoint, transport
         location.restore(transport.now(), endpoint.wallclock())
+        engine = None if sip.direct_media or self.media is None else self.media.engine
         self.driver = SipChannelDriver(self.pbx, endpoint, transport.now, transport.flush,
-                                       redirect=self.redirect, routable=self.routable)  # type: ignore[arg-type]
+                                       redirect=self.redirect, routable=self.routable,  # type: ignore[arg-type]
+                                       media=engine)
         self.pbx.register_driver(self.driver)
         endpoint.start_registrations(transport.now())
         endpoint.start_qualify(transport.now())

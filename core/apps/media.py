@@ -194,10 +194,11 @@ async def echo(ctx: CallContext, data: str) -> AppResult:
 
 
 async def milliwatt(ctx: CallContext, data: str) -> AppResult:
-    """``Milliwatt()``: the 1004 Hz 0 dBm0 test tone."""
+    """``Milliwatt([o])``: the 1004 Hz 0 dBm0 test tone (``o``: the old 1000 Hz digital milliwatt), as
+    Asterisk 20's app_milliwatt."""
     if ctx.channel.state is not ChannelState.UP:
         await ctx.channel.answer()
-    await ctx.media.milliwatt(ctx.channel)
+    await ctx.media.milliwatt(ctx.channel, old_style="o" in data)
     return HANGUP
 
 

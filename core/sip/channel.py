@@ -5,10 +5,12 @@ Inbound INVITEs become channels in the caller's context (a phone's, a trunk's, o
 What the PBX does to a channel (answer, ring, busy, hang up with a Q.850 cause, digits, flash) becomes SIP
 (200/180/183/486/503/BYE/CANCEL with a Reason header, INFO); what the far end does becomes channel events.
 
-Media: two bridged SIP legs exchange their own SDP (the offer of the caller goes to the callee, the callee's
-answer back, re-INVITEs for hold pass through), so SIP-to-SIP calls work end to end.  A leg answered by the
-PBX itself gets an SDP answer from the media engine; until a build has one it is an honest "inactive"
-answer on the discard port (RFC 3264 allows it), so signalling is complete and no audio is pretended.
+Media: with a media engine (the default) every leg has its own RTP port and SDP on the gateway
+(:mod:`core.sip.media`); a bridge connects the two ports, applications (Echo, Playback, ...) run on them,
+hold is a re-INVITE of our own toward the other leg, RFC 4733 digits are detected and regenerated.
+Without one (``sip.direct_media``), bridged SIP legs exchange their own SDP (the caller's offer goes to the
+callee, the answer back, re-INVITEs pass through) and a leg the PBX answers itself gets an honest
+"inactive" answer on the discard port (RFC 3264 allows it).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from core.causes import HangupCause
 from core.channel import (
@@ -25,13 +28,17 @@ from core.channel import (
     ChannelUnavailable,
     DeviceState,
     DigitReceived,
-    Direction,
     Indication,
     IndicationReceived,
 )
+from core.channel import Direction as ChannelDirection
+from core.media import MediaUnavailable
 from core.pbx import Pbx
 from core.sip.endpoint import SipEndpoint
+from core.sip.media import CODECS, LegMedia, acceptable
 from core.sip.message import SipUri
+from core.sip.offer_answer import Codec, NoCommonCodec
+from core.sip.sdp import Direction, SdpError, SessionDescription
 from core.sip.sdp_policy import hold_state, placeholder_answer, placeholder_offer
 from core.sip.session import (
     CallAnswered,
@@ -52,6 +59,9 @@ log = logging.getLogger("centralita.sip")
 
 Address = tuple[str, int]
 
+if TYPE_CHECKING:
+    from core.mediaengine.engine import MediaEngineImpl
+
 
 @dataclass
 class _Leg:
@@ -64,6 +74,7 @@ class _Leg:
     held: bool = False
     reinvite_origin: SipCall | None = None  # a pass-through re-INVITE waiting for our peer's answer
     servers_left: list[tuple[str, int]] = field(default_factory=list)  # trunk failover (RFC 3263 §4.3)
+    media: LegMedia | None = None           # the anchored RTP port and SDP state (with a media engine)
     offer: bytes | None = None              # the SDP offer, kept to send it again to the next server
 
 
@@ -75,13 +86,15 @@ class SipChannelDriver(ChannelDriver):
 
     def __init__(self, pbx: Pbx, endpoint: SipEndpoint, now: Callable[[], float], flush: Callable[[], None],
                  *, redirect: Callable[[Channel, str, str], bool] | None = None,
-                 routable: Callable[[str, str, str], str] | None = None) -> None:
+                 routable: Callable[[str, str, str], str] | None = None,
+                 media: MediaEngineImpl | None = None) -> None:
         self.pbx = pbx
         self.endpoint = endpoint
         self.now = now
         self.flush = flush
         self.redirect = redirect
         self.routable = routable
+        self.media = media
 
     # -- events from the endpoint ---------------------------------------------------------------------
 
@@ -108,9 +121,18 @@ class SipChannelDriver(ChannelDriver):
                                               self.now())
             return
         if isinstance(event, CallProgress):
+            media = _leg(channel).media
+            if media is not None and event.sdp is not None:
+                media.answered(event.sdp)
             indication = Indication.RINGING if event.status in (180, 181, 182) else Indication.PROGRESS
             channel.queue_event(IndicationReceived(indication))
         elif isinstance(event, CallAnswered):
+            media = _leg(channel).media
+            if media is not None and event.sdp is not None and not media.answered(event.sdp):
+                self.endpoint.hangup(event.call, HangupCause.BEARERCAPABILITY_NOTIMPL, self.now())
+                self.flush()
+                channel.remote_hungup(HangupCause.BEARERCAPABILITY_NOTIMPL)
+                return
             channel.remote_answered()
         elif isinstance(event, CallFailed):
             if self._retry_after_failure(channel, event):
@@ -126,8 +148,12 @@ class SipChannelDriver(ChannelDriver):
         elif isinstance(event, ReinviteReceived):
             self._reinvite(channel, event.call, event.sdp)
         elif isinstance(event, ReinviteAnswered):
-            # Our re-INVITE to this leg was a pass-through of the other leg's: answer that one now.
             leg = _leg(channel)
+            if leg.media is not None:
+                if 200 <= event.status < 300 and event.sdp is not None:
+                    leg.media.answered(event.sdp)
+                return
+            # Our re-INVITE to this leg was a pass-through of the other leg's: answer that one now.
             origin = leg.reinvite_origin
             if origin is not None:
                 leg.reinvite_origin = None
@@ -145,8 +171,14 @@ class SipChannelDriver(ChannelDriver):
                 cause = HangupCause.INVALID_NUMBER_FORMAT if status == 484 else HangupCause.UNALLOCATED
                 self.endpoint.reject(call, cause, self.now(), status=status)
                 return
+        if self.media is not None:
+            unusable = acceptable(call.remote_sdp)
+            if unusable is not None:
+                log.warning("call from %s:%d refused with 488: %s", *call.peer, unusable.reason)
+                self.endpoint.reject(call, HangupCause.BEARERCAPABILITY_NOTIMPL, self.now(), status=488)
+                return
         resource = call.user or call.trunk or call.peer[0]
-        channel = self.pbx.new_channel(self, resource, direction=Direction.INBOUND, caller=call.caller,
+        channel = self.pbx.new_channel(self, resource, direction=ChannelDirection.INBOUND, caller=call.caller,
                                        context=call.context, exten=call.dnid or "s", state=ChannelState.RING)
         channel.tech = _Leg(call)
         channel.variables["SIPCALLID"] = call.call_id
@@ -158,6 +190,24 @@ class SipChannelDriver(ChannelDriver):
     def _reinvite(self, channel: Channel, call: SipCall, sdp: bytes | None) -> None:
         held = hold_state(sdp)
         leg = _leg(channel)
+        if leg.media is not None:
+            # Anchored media: we answer the re-INVITE ourselves (the port may move, RFC 3264 §8) and tell
+            # the other side of the bridge about hold, which puts its own leg on hold in its own way.
+            if sdp is None:
+                self.endpoint.answer_reinvite(call, 200, leg.media.offer(leg.media.codec), self.now())
+                self.flush()
+                return
+            answer = leg.media.answer(sdp, leg.media.codec)
+            if isinstance(answer, NoCommonCodec):
+                self.endpoint.answer_reinvite(call, 488, None, self.now())
+                self.flush()
+                return
+            self.endpoint.answer_reinvite(call, 200, answer, self.now())
+            self.flush()
+            if held != leg.held:
+                leg.held = held
+                channel.queue_event(IndicationReceived(Indication.HOLD if held else Indication.UNHOLD))
+            return
         for peer in self._bridged_peers(channel):
             peer_leg = _leg(peer)
             if peer.technology == "SIP" and peer_leg.call is not None and peer.state is ChannelState.UP:
@@ -220,7 +270,7 @@ class SipChannelDriver(ChannelDriver):
             target, name = ("trunk", resource, ""), resource
         else:
             raise ChannelUnavailable(HangupCause.UNALLOCATED, f"no SIP user or trunk {resource}")
-        channel = self.pbx.new_channel(self, name, direction=Direction.OUTBOUND)
+        channel = self.pbx.new_channel(self, name, direction=ChannelDirection.OUTBOUND)
         channel.tech = _Leg(None, target=target, requestor=requestor)
         if requestor is not None and requestor.technology == "SIP":
             _leg(requestor).peers.append(channel)
@@ -229,13 +279,16 @@ class SipChannelDriver(ChannelDriver):
     async def call(self, channel: Channel, *, timeout: float | None = None) -> None:
         leg = _leg(channel)
         endpoint = self.endpoint
-        now = self.now()
         offer = None
         requestor = leg.requestor
-        if requestor is not None and requestor.technology == "SIP":
+        if self.media is not None:
+            media = await self._open_media(channel, leg)
+            offer = media.offer(_requested_codec(requestor))
+        elif requestor is not None and requestor.technology == "SIP":
             offer = _leg(requestor).call.remote_sdp if _leg(requestor).call is not None else None  # type: ignore[union-attr]
         if offer is None:
             offer = placeholder_offer(self._host())
+        now = self.now()
         caller = channel.caller
         kind = leg.target[0]
         if kind == "user":
@@ -305,10 +358,80 @@ class SipChannelDriver(ChannelDriver):
         self._invite_trunk(channel, leg, self.now())
         return True
 
+    async def _open_media(self, channel: Channel, leg: _Leg) -> LegMedia:
+        """The leg's RTP port (opened on first use) with its DTMF/flash going to the channel and its
+        closing tied to the channel's end."""
+        if leg.media is not None:
+            return leg.media
+        assert self.media is not None
+        try:
+            port = await self.media.open_rtp()
+        except MediaUnavailable as exc:
+            raise ChannelUnavailable(HangupCause.RESOURCE_UNAVAILABLE, str(exc)) from None
+        port.on_digit = lambda digit, ms: channel.queue_event(DigitReceived(digit, ms))
+        port.on_flash = lambda: channel.queue_event(IndicationReceived(Indication.FLASH))
+        leg.media = LegMedia(port)
+        channel.audio = port
+
+        def closed(gone: Channel) -> None:
+            quality = port.quality()
+            if quality:
+                gone.variables["RTPAUDIOQOS"] = quality
+            port.close()
+
+        channel.add_hangup_callback(closed)
+        return leg.media
+
+    async def _local_answer(self, channel: Channel, leg: _Leg, call: SipCall) -> bytes | None:
+        """Our SDP answer to the caller's offer (the same one again once given); None after refusing."""
+        try:
+            media = await self._open_media(channel, leg)
+        except ChannelUnavailable as exc:
+            log.warning("%s: no RTP port: %s", channel.name, exc)
+            self.endpoint.reject(call, HangupCause.RESOURCE_UNAVAILABLE, self.now(), status=503)
+            self.flush()
+            return None
+        if media.local is not None and media.negotiated is not None:
+            return media.local.serialize()
+        if call.remote_sdp is None:
+            return media.offer(None)  # a late offer: the caller answers in its ACK
+        answer = media.answer(call.remote_sdp, self._bridged_codec(leg))
+        if isinstance(answer, NoCommonCodec):
+            log.warning("%s: %s", channel.name, answer.reason)
+            self.endpoint.reject(call, HangupCause.BEARERCAPABILITY_NOTIMPL, self.now(), status=488)
+            self.flush()
+            return None
+        return answer
+
+    def _bridged_codec(self, leg: _Leg) -> Codec | None:
+        """The codec a leg this one dialled has agreed (answer the caller with it: no transcoding)."""
+        for peer in leg.peers:
+            media = _leg(peer).media
+            if media is not None and media.codec is not None:
+                return media.codec
+        return None
+
+    def _early_media(self, channel: Channel, leg: _Leg) -> None:
+        """183 to the caller while a dialled leg sends early media (ringback, announcements): connect them."""
+        if self.media is None or leg.media is None:
+            return
+        for peer in leg.peers:
+            media = _leg(peer).media
+            if media is not None and media.negotiated is not None and not peer.is_hungup:
+                self.media.connect(leg.media.port, media.port)
+                return
+
     async def answer(self, channel: Channel) -> None:
         leg = _leg(channel)
         call = leg.call
         if call is None:
+            return
+        if self.media is not None:
+            answer = await self._local_answer(channel, leg, call)
+            if answer is None:
+                return
+            self.endpoint.answer(call, answer, self.now())
+            self.flush()
             return
         sdp = None
         for peer in leg.peers:
@@ -337,7 +460,23 @@ class SipChannelDriver(ChannelDriver):
         elif indication in (Indication.PROGRESS, Indication.PROCEEDING):
             if indication is Indication.PROCEEDING:
                 return True  # 100 Trying is the transaction layer's
+            leg = _leg(channel)
+            if self.media is not None and call.role == "uas" and channel.state is not ChannelState.UP:
+                answer = await self._local_answer(channel, leg, call)
+                if answer is None:
+                    return False
+                self.endpoint.ring(call, self.now(), status=183, sdp=answer)
+                self._early_media(channel, leg)
+                self.flush()
+                return True
             self.endpoint.ring(call, now, status=183)
+        elif indication in (Indication.HOLD, Indication.UNHOLD) and _leg(channel).media is not None:
+            media = _leg(channel).media
+            assert media is not None
+            if channel.state is not ChannelState.UP or call.dialog is None:
+                return False
+            direction = Direction.SENDONLY if indication is Indication.HOLD else Direction.SENDRECV
+            self.endpoint.reinvite(call, media.offer(media.codec, direction=direction), now)
         elif indication in (Indication.BUSY, Indication.CONGESTION):
             if call.role == "uas" and not call.ended and channel.state is not ChannelState.UP:
                 cause = HangupCause.USER_BUSY if indication is Indication.BUSY else \
@@ -355,9 +494,12 @@ class SipChannelDriver(ChannelDriver):
         return True
 
     async def send_digit(self, channel: Channel, digit: str, duration_ms: int) -> bool:
-        call = _leg(channel).call
+        leg = _leg(channel)
+        call = leg.call
         if call is None:
             return False
+        if leg.media is not None and leg.media.port.send_digit(digit, duration_ms):
+            return True  # RFC 4733 when the far end takes telephone-events, else INFO below
         sent = self.endpoint.send_dtmf_info(call, digit, duration_ms, self.now())
         self.flush()
         return sent
@@ -374,6 +516,33 @@ class SipChannelDriver(ChannelDriver):
 
     def _host(self) -> str:
         return self.endpoint.settings.host
+
+
+def _requested_codec(requestor: Channel | None) -> Codec | None:
+    """The codec the calling leg agreed, to offer it first (no transcoding when the callee takes it)."""
+    if requestor is None or not isinstance(requestor.tech, _Leg) or requestor.tech.media is None:
+        return None
+    media = requestor.tech.media
+    if media.codec is not None:
+        return media.codec
+    call = requestor.tech.call
+    return _first_offered(call.remote_sdp) if call is not None else None
+
+
+def _first_offered(sdp: bytes | None) -> Codec | None:
+    if sdp is None:
+        return None
+    try:
+        parsed = SessionDescription.parse(sdp)
+    except SdpError:
+        return None
+    for media in parsed.media:
+        if media.kind == "audio" and media.port:
+            for fmt in media.formats:
+                for codec in CODECS:
+                    if fmt == str(codec.payload_type):
+                        return codec
+    return None
 
 
 def _leg(channel: Channel) -> _Leg:

@@ -194,6 +194,8 @@ class _Scanner:
                 index = self.array_tables.get(array_path, -1) + 1
                 self.array_tables[array_path] = index
                 table = array_path + (index,)
+                for i in range(1, len(parent) + 1):
+                    self.record(parent[:i], line)  # [[a.b]] may be the first mention of a
                 self.record(array_path, line)
                 self.record(table, line)
                 self.skip_to_line_end()

@@ -152,6 +152,8 @@ class SipConfig:
     ban_failures: int = setting(5, min=1, max=1000, doc="failed authentications that ban a source")
     ban_time: int = setting(600, min=0, max=86400, doc="how long a ban lasts, seconds")
     requests_per_second: float = setting(200.0, min=1.0, max=100000.0, doc="per source, then requests are dropped")
+    direct_media: bool = setting(False, doc="pass SDP between bridged SIP legs instead of anchoring RTP on the "
+                                 "gateway (then no media applications on SIP calls)")
     force_rport: bool = setting(True, doc="answer UDP requests at their source address and port, as if they asked "
                                 "with rport (RFC 3581); false: where their Via says (RFC 3261 §18.2.2)")
     users: list[SipUser] = setting(default_factory=list)
@@ -194,6 +196,15 @@ class RtpConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class MediaConfig:
+    """[media]: prompts and tones."""
+
+    sounds_dir: str = setting("/usr/share/centralita/sounds",
+                              doc="prompts as Asterisk lays them out: <dir>/<language>/<name>.<ulaw|alaw|sln|wav>")
+    country: str = setting("us", pattern=r"[a-z]{2}", doc="tone zone for indications (dial, ring, busy, ...)")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DialplanConfig:
     """[dialplan]: the extensions.conf file and the switches for dangerous features."""
 
@@ -232,5 +243,6 @@ class Config:
     board: BoardConfig = setting(default_factory=BoardConfig)
     sip: SipConfig = setting(default_factory=SipConfig)
     rtp: RtpConfig = setting(default_factory=RtpConfig)
+    media: MediaConfig = setting(default_factory=MediaConfig)
     dialplan: DialplanConfig = setting(default_factory=DialplanConfig)
     cdr: CdrConfig = setting(default_factory=CdrConfig)

@@ -42,7 +42,7 @@ class FakeMedia:
     async def echo(self, channel: Channel) -> None:
         await channel.wait_hungup()
 
-    async def milliwatt(self, channel: Channel) -> None:
+    async def milliwatt(self, channel: Channel, *, old_style: bool = False) -> None:
         await channel.wait_hungup()
 
     async def start_tones(self, channel: Channel, tones: str) -> None:

@@ -85,7 +85,10 @@ class Sipp:
         text = (SCENARIOS / name).read_text()
         for key, value in replacements.items():
             text = text.replace(key, value)
-        path = self.workdir / f"{Path(name).stem}-{'-'.join(replacements.values())}.xml"
+        import hashlib
+
+        tag = hashlib.sha1("|".join(replacements.values()).encode()).hexdigest()[:10]
+        path = self.workdir / f"{Path(name).stem}-{tag}.xml"
         path.write_text(text)
         return str(path)
 

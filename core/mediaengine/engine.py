@@ -1,0 +1,388 @@
+"""The media engine: RTP ports for channels, the 20 ms media clock, and the audio services of the
+dialplan applications (``Playback``, ``Record``, ``Echo``, ``Milliwatt``, ``Playtones``, ``SendDTMF``).
+
+It implements :class:`core.media.MediaEngine`.  A channel's audio is its ``audio`` attribute, set by its
+driver: an :class:`~core.mediaengine.port.RtpPort` for SIP legs.  Applications run on that port;
+bridges connect two ports (:meth:`MediaEngineImpl.connect`) so that packets flow between them without
+decoding.  Generated audio (prompts, tones, the milliwatt) is written by one clock callback every 20 ms
+for all channels together, scheduled on absolute times so that it does not drift.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Protocol
+
+from core.channel import Channel, DigitReceived, HungUp
+from core.media import MediaUnavailable, PlaybackResult, RecordResult
+from core.mediaengine.port import FRAME_BYTES, FRAME_SAMPLES, RtpPort
+from core.rtp.ports import PortAllocationError, RtpPortAllocator
+from core.sounds import SoundFileError, SoundReader, SoundWriter, find_sound, sound_exists
+from core.tones import ToneError, ToneGenerator, tone_plan
+from cython_media import g711
+
+log = logging.getLogger("centralita.media")
+
+FRAME_SECONDS = FRAME_SAMPLES / 8000
+# ITU-T G.711 Table 5: the digital milliwatt, 1 kHz at 0 dBm0, as the u-law sequence Asterisk's Milliwatt()
+# sends (app_milliwatt.c).
+_MILLIWATT = g711.ulaw2lin(bytes([0x1E, 0x0B, 0x0B, 0x1E, 0x9E, 0x8B, 0x8B, 0x9E]) * (FRAME_SAMPLES // 8))
+_DTMF_FREQUENCIES = {
+    "1": (697, 1209), "2": (697, 1336), "3": (697, 1477), "A": (697, 1633),
+    "4": (770, 1209), "5": (770, 1336), "6": (770, 1477), "B": (770, 1633),
+    "7": (852, 1209), "8": (852, 1336), "9": (852, 1477), "C": (852, 1633),
+    "*": (941, 1209), "0": (941, 1336), "#": (941, 1477), "D": (941, 1633),
+}
+SILENCE = bytes(FRAME_BYTES)
+
+Source = Callable[[], bytes | None]  # the next 20 ms frame of a generator, None when it is done
+
+
+class AudioPort(Protocol):
+    """What the engine needs of a channel's audio, RTP or TDM: 20 ms frames of 16-bit linear audio at
+    8 kHz in and out, a place to hand received frames to when connected, and its engine."""
+
+    engine: MediaEngineImpl
+    closed: bool
+    frame_sink: Callable[[bytes], None] | None
+
+    async def read_frame(self) -> bytes | None:
+        """The next received frame (None once closed)."""
+
+    def write_frame(self, linear: bytes) -> None:
+        """Send a frame toward the far end."""
+
+    def drain(self) -> None:
+        """Drop frames received and not read yet."""
+
+
+class MediaClock:
+    """Writes one frame of every running generator to its port every 20 ms."""
+
+    def __init__(self) -> None:
+        self._sources: dict[RtpPort, tuple[Source, asyncio.Future[None]]] = {}
+        self._handle: asyncio.TimerHandle | None = None
+        self._next = 0.0
+
+    def start(self, port: RtpPort, source: Source) -> asyncio.Future[None]:
+        """Run ``source`` on ``port`` (replacing what ran there); the future completes when it ends."""
+        self.stop(port)
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        self._sources[port] = (source, done)
+        if self._handle is None:
+            self._next = loop.time()
+            self._tick()
+        return done
+
+    def stop(self, port: RtpPort) -> None:
+        """Stop what runs on ``port`` (its future completes)."""
+        entry = self._sources.pop(port, None)
+        if entry is not None and not entry[1].done():
+            entry[1].set_result(None)
+
+    def _tick(self) -> None:
+        loop = asyncio.get_running_loop()
+        for port, (source, done) in list(self._sources.items()):
+            frame = None if port.closed else source()
+            if frame is None:
+                self._sources.pop(port, None)
+                if not done.done():
+                    done.set_result(None)
+                continue
+            port.write_frame(frame)
+        if not self._sources:
+            self._handle = None
+            return
+        self._next += FRAME_SECONDS
+        now = loop.time()
+        if self._next < now - 0.2:  # the loop stalled: do not burst to catch up
+            self._next = now
+        self._handle = loop.call_at(self._next, self._tick)
+
+
+class MediaEngineImpl:
+    """RTP ports from ``[port_min, port_max]`` on ``host``; prompts from ``sounds_dir``; tones of ``country``."""
+
+    def __init__(self, host: str, *, port_min: int = 10000, port_max: int = 20000,
+                 sounds_dir: str | Path = "/usr/share/centralita/sounds", country: str = "us",
+                 bind: str | None = None) -> None:
+        self.host = host
+        self.bind = bind if bind is not None else host
+        self.sounds_dir = Path(sounds_dir)
+        self.country = country
+        self.allocator: RtpPortAllocator[tuple[socket.socket, socket.socket]] = RtpPortAllocator(
+            self._bind_pair, port_min, port_max)
+        self.clock = MediaClock()
+        self.ports: set[RtpPort] = set()
+
+    # -- ports ------------------------------------------------------------------------------------------
+
+    @property
+    def available(self) -> bool:
+        return True
+
+    def _bind_pair(self, port: int) -> tuple[socket.socket, socket.socket]:
+        family = socket.AF_INET6 if ":" in self.bind else socket.AF_INET
+        rtp = socket.socket(family, socket.SOCK_DGRAM)
+        rtcp = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            rtp.bind((self.bind, port))
+            rtcp.bind((self.bind, port + 1))
+        except OSError:
+            rtp.close()
+            rtcp.close()
+            raise
+        rtp.setblocking(False)
+        rtcp.setblocking(False)
+        return rtp, rtcp
+
+    async def open_rtp(self) -> RtpPort:
+        """A new RTP port (an even port and the odd one above it for RTCP)."""
+        from core.mediaengine.port import _Protocol
+
+        try:
+            number, (rtp_sock, rtcp_sock) = self.allocator.allocate()
+        except PortAllocationError as exc:
+            raise MediaUnavailable(str(exc)) from None
+        loop = asyncio.get_running_loop()
+        port = RtpPort(self, self.host, number)
+        try:
+            rtp, _ = await loop.create_datagram_endpoint(lambda: _Protocol(port, False), sock=rtp_sock)
+            rtcp, _ = await loop.create_datagram_endpoint(lambda: _Protocol(port, True), sock=rtcp_sock)
+        except OSError as exc:
+            rtp_sock.close()
+            rtcp_sock.close()
+            self.allocator.release(number)
+            raise MediaUnavailable(f"cannot open RTP port {number}: {exc}") from None
+        port.attach(rtp, rtcp)
+        self.ports.add(port)
+        return port
+
+    def released(self, port: RtpPort) -> None:
+        """A port closed: its number goes back to the pool."""
+        if port in self.ports:
+            self.ports.discard(port)
+            self.clock.stop(port)
+            self.allocator.release(port.local_port)
+
+    def connect(self, first: AudioPort, second: AudioPort) -> None:
+        """Audio both ways between two ports until :meth:`disconnect` (the bridge's media).
+
+        Two RTP ports relay packets (:meth:`RtpPort.forward`); any other pair (an RTP port and a TDM port
+        of an analog line) hands decoded 20 ms frames to each other through ``frame_sink``.
+        """
+        for port in (first, second):
+            if isinstance(port, RtpPort):
+                self.clock.stop(port)
+                port.echo = False
+            port.drain()
+        if isinstance(first, RtpPort) and isinstance(second, RtpPort):
+            first.peer, second.peer = second, first
+            return
+        first.frame_sink = second.write_frame
+        second.frame_sink = first.write_frame
+
+    def disconnect(self, first: AudioPort, second: AudioPort) -> None:
+        """End :meth:`connect`."""
+        if isinstance(first, RtpPort) and isinstance(second, RtpPort):
+            if first.peer is second:
+                first.peer = None
+            if second.peer is first:
+                second.peer = None
+            return
+        first.frame_sink = None
+        second.frame_sink = None
+
+    # -- the MediaEngine interface ----------------------------------------------------------------------
+
+    def _port(self, channel: Channel) -> RtpPort:
+        port = getattr(channel, "audio", None)
+        if not isinstance(port, RtpPort) or port.closed:
+            raise MediaUnavailable(f"{channel.name} has no audio stream")
+        return port
+
+    def sound_exists(self, name: str, language: str) -> bool:
+        return sound_exists(name, language, sounds_dir=self.sounds_dir)
+
+    async def play(self, channel: Channel, files: Sequence[str], *, interrupt_digits: str = "",
+                   language: str = "en") -> PlaybackResult:
+        port = self._port(channel)
+        for name in files:
+            path = find_sound(name, language, sounds_dir=self.sounds_dir)
+            if path is None:
+                raise MediaUnavailable(f"no sound file {name!r} for language {language!r} in {self.sounds_dir}")
+            try:
+                reader = SoundReader(path)
+            except (OSError, SoundFileError) as exc:
+                raise MediaUnavailable(f"cannot read {path}: {exc}") from None
+            with contextlib.closing(reader):
+                done = self.clock.start(port, _reader_source(reader))
+                digit = await self._until(channel, done, interrupt_digits)
+                self.clock.stop(port)
+            if digit:
+                return PlaybackResult(digit, completed=False)
+            if channel.is_hungup:
+                return PlaybackResult(None, completed=False)
+        return PlaybackResult(None)
+
+    async def _until(self, channel: Channel, done: asyncio.Future[None], digits: str) -> str | None:
+        """Wait for ``done``; a digit among ``digits`` (returned) or a hang-up ends the wait early."""
+        while not done.done():
+            waiter = asyncio.ensure_future(channel.wait_event_ready())
+            try:
+                await asyncio.wait((done, waiter), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                waiter.cancel()
+            while channel.has_event():
+                event = channel.poll_event()
+                if isinstance(event, HungUp) or event is None:
+                    return None
+                if isinstance(event, DigitReceived) and event.digit in digits:
+                    return event.digit
+        return None
+
+    async def record(self, channel: Channel, path: str, *, silence_s: float = 0.0, max_s: float = 0.0,
+                     terminators: str = "#", beep: bool = True) -> RecordResult:
+        port = self._port(channel)
+        if beep:
+            beep_done = self.clock.start(port, _tone_source(ToneGenerator("!1000/250"), FRAME_BYTES * 13))
+            await self._until(channel, beep_done, "")
+        try:
+            writer = SoundWriter(path)
+        except (OSError, SoundFileError) as exc:
+            log.warning("Record: cannot write %s: %s", path, exc)
+            return RecordResult("ERROR")
+        port.drain()
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        quiet_since: float | None = None
+        status = "HANGUP"
+        try:
+            while True:
+                if channel.is_hungup:
+                    status = "HANGUP"
+                    break
+                event = channel.poll_event() if channel.has_event() else None
+                if isinstance(event, HungUp):
+                    break
+                if isinstance(event, DigitReceived) and event.digit in terminators:
+                    status = "DTMF"
+                    break
+                try:
+                    frame = await asyncio.wait_for(port.read_frame(), timeout=0.1)
+                except asyncio.TimeoutError:
+                    frame = SILENCE
+                if frame is None:
+                    break
+                writer.write(frame)
+                now = loop.time()
+                if max_s and now - started >= max_s:
+                    status = "TIMEOUT"
+                    break
+                if silence_s:
+                    if _is_silent(frame):
+                        quiet_since = quiet_since if quiet_since is not None else now
+                        if now - quiet_since >= silence_s:
+                            status = "SILENCE"
+                            break
+                    else:
+                        quiet_since = None
+        finally:
+            writer.close()
+        return RecordResult(status, loop.time() - started)
+
+    async def echo(self, channel: Channel) -> None:
+        port = self._port(channel)
+        self.clock.stop(port)
+        port.echo = True
+        try:
+            while not channel.is_hungup:
+                event = await channel.next_event()
+                if isinstance(event, HungUp):
+                    return
+                if isinstance(event, DigitReceived):
+                    if event.digit == "#":  # app_echo.c: '#' ends the echo
+                        return
+                    port.send_digit(event.digit, event.duration_ms)  # and DTMF goes back too
+        finally:
+            port.echo = False
+
+    async def milliwatt(self, channel: Channel, *, old_style: bool = False) -> None:
+        port = self._port(channel)
+        if old_style:
+            done = self.clock.start(port, lambda: _MILLIWATT)
+        else:
+            done = self.clock.start(port, _tone_source(ToneGenerator("1004", level_dbm0=0.0)))
+        try:
+            await self._until(channel, done, "")
+        finally:
+            self.clock.stop(port)
+
+    async def start_tones(self, channel: Channel, tones: str) -> None:
+        port = self._port(channel)
+        try:
+            generator = ToneGenerator(tone_plan(tones, self.country))
+        except (ToneError, ValueError) as exc:
+            raise MediaUnavailable(f"bad tone list {tones!r}: {exc}") from None
+        self.clock.start(port, _tone_source(generator))
+
+    async def stop_tones(self, channel: Channel) -> None:
+        port = getattr(channel, "audio", None)
+        if isinstance(port, RtpPort):
+            self.clock.stop(port)
+
+    async def send_inband_dtmf(self, channel: Channel, digits: str, duration_ms: int) -> None:
+        port = self._port(channel)
+        for digit in digits.upper():
+            pair = _DTMF_FREQUENCIES.get(digit)
+            if pair is None:
+                continue
+            on = max(40, duration_ms)
+            generator = ToneGenerator(f"!{pair[0]}+{pair[1]}/{on},!0/{max(40, on // 2)}", level_dbm0=-7.0)
+            samples = (on + max(40, on // 2)) * 8
+            done = self.clock.start(port, _tone_source(generator, 2 * samples))
+            await self._until(channel, done, "")
+            if channel.is_hungup:
+                return
+
+
+def _reader_source(reader: SoundReader) -> Source:
+    frames: Iterator[object] = iter(reader.frames())
+
+    def source() -> bytes | None:
+        frame = next(frames, None)
+        return None if frame is None else frame.audio  # type: ignore[attr-defined]
+
+    return source
+
+
+def _tone_source(generator: ToneGenerator, total_bytes: int | None = None) -> Source:
+    left = [total_bytes]
+
+    def source() -> bytes | None:
+        remaining = left[0]
+        if remaining is not None:
+            if remaining <= 0:
+                return None
+            left[0] = remaining - FRAME_BYTES
+        return generator.read(FRAME_SAMPLES)
+
+    return source
+
+
+def _is_silent(frame: bytes, threshold: int = 256) -> bool:
+    """No sample louder than ``threshold`` (about -42 dBm0): Asterisk's Record silence test is energy-based;
+    this is the simple peak version, enough to end a recording after the caller stops talking."""
+    import array
+
+    samples = array.array("h", frame)
+    return max(samples, default=0) < threshold and -min(samples, default=0) < threshold
+
+
+__all__ = ["MediaClock", "MediaEngineImpl"]

@@ -1,0 +1,196 @@
+"""The media engine on real loopback sockets: RTP ports, the relay between two legs, echo, the media clock,
+RFC 4733 digits both ways, transcoding between the two G.711 laws."""
+
+from __future__ import annotations
+
+import array
+import asyncio
+import math
+import socket
+from collections.abc import AsyncIterator
+
+import pytest
+
+from core.mediaengine import MediaEngineImpl, RtpPort
+from core.rtp.packet import build_rtp, parse_rtp
+from core.rtp.telephone_event import build_telephone_event
+from core.sip.offer_answer import PCMA, PCMU, Codec, NegotiatedAudio
+from core.sip.sdp import Direction
+from cython_media import g711
+
+
+class Phone:
+    """A UDP socket playing the far end of an RTP stream."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.setblocking(False)
+        self.address = self.sock.getsockname()
+        self.seq = 1000
+        self.ts = 50_000
+        self.ssrc = 0x1234ABCD
+
+    def send(self, port: RtpPort, payload: bytes, *, pt: int = 0, marker: bool = False, ts: int | None = None) -> None:
+        packet = build_rtp(pt, self.seq, self.ts if ts is None else ts, self.ssrc, payload, marker=marker)
+        self.sock.sendto(packet, port.local_address)
+        self.seq = (self.seq + 1) & 0xFFFF
+        if ts is None:
+            self.ts = (self.ts + 160) & 0xFFFFFFFF
+
+    async def receive(self, count: int, timeout: float = 2.0) -> list[bytes]:
+        loop = asyncio.get_running_loop()
+        got: list[bytes] = []
+        deadline = loop.time() + timeout
+        while len(got) < count and loop.time() < deadline:
+            try:
+                got.append(self.sock.recv(2048))
+            except BlockingIOError:
+                await asyncio.sleep(0.005)
+        return got
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def negotiated(phone: Phone, codec: Codec = PCMU, dtmf: int | None = 101) -> NegotiatedAudio:
+    return NegotiatedAudio(media_index=0, formats=((codec.payload_type, codec),), dtmf_payload_type=dtmf,
+                           remote_address=phone.address[0], remote_port=phone.address[1],
+                           remote_rtcp_address=phone.address[0], remote_rtcp_port=phone.address[1] + 1,
+                           remote_ptime=20, direction=Direction.SENDRECV, remote_hold=False)
+
+
+@pytest.fixture
+async def engine() -> AsyncIterator[MediaEngineImpl]:
+    # A wide range: the allocator skips ports other programs hold (benchmarks may hold thousands).
+    media = MediaEngineImpl("127.0.0.1", port_min=20000, port_max=60000)
+    yield media
+    for port in list(media.ports):
+        port.close()
+
+
+@pytest.fixture
+def phones() -> list[Phone]:
+    made: list[Phone] = []
+    yield made  # type: ignore[misc]
+    for phone in made:
+        phone.close()
+
+
+def tone_frame(frequency: float, amplitude: int = 8000, n: int = 160, offset: int = 0) -> bytes:
+    return array.array("h", (int(amplitude * math.sin(2 * math.pi * frequency * (offset + i) / 8000))
+                             for i in range(n))).tobytes()
+
+
+async def test_ports_are_even_pairs_and_released(engine: MediaEngineImpl) -> None:
+    first = await engine.open_rtp()
+    second = await engine.open_rtp()
+    assert first.local_port % 2 == 0 and second.local_port % 2 == 0 and first.local_port != second.local_port
+    in_use = engine.allocator.in_use
+    first.close()
+    assert engine.allocator.in_use == in_use - 1 and first not in engine.ports
+
+
+async def test_relay_restamps_into_one_continuous_stream_across_a_source_change(
+        engine: MediaEngineImpl, phones: list[Phone]) -> None:
+    a, b = Phone(), Phone()
+    phones += [a, b]
+    port_a, port_b = await engine.open_rtp(), await engine.open_rtp()
+    port_a.configure(negotiated(a))
+    port_b.configure(negotiated(b))
+    engine.connect(port_a, port_b)
+    for i in range(10):
+        a.send(port_a, bytes([i]) * 160)
+        await asyncio.sleep(0.002)
+    a.ssrc, a.seq, a.ts = 0x0BADF00D, 7, 999  # the caller's phone changed (a transfer on its side)
+    for i in range(10, 20):
+        a.send(port_a, bytes([i]) * 160)
+        await asyncio.sleep(0.002)
+    packets = [parse_rtp(data) for data in await b.receive(20)]
+    assert [p.payload[0] for p in packets] == list(range(20))  # every packet, in order, payload untouched
+    assert len({p.ssrc for p in packets}) == 1 and packets[0].ssrc not in (0x1234ABCD, 0x0BADF00D)
+    assert all((q.sequence - p.sequence) & 0xFFFF == 1 for p, q in zip(packets, packets[1:], strict=False))
+    assert all((q.timestamp - p.timestamp) & 0xFFFFFFFF == 160 for p, q in zip(packets, packets[1:], strict=False))
+
+
+async def test_relay_transcodes_between_the_two_laws(engine: MediaEngineImpl, phones: list[Phone]) -> None:
+    a, b = Phone(), Phone()
+    phones += [a, b]
+    port_a, port_b = await engine.open_rtp(), await engine.open_rtp()
+    port_a.configure(negotiated(a, PCMU))
+    port_b.configure(negotiated(b, PCMA))
+    engine.connect(port_a, port_b)
+    ulaw = g711.lin2ulaw(tone_frame(1000))
+    a.send(port_a, ulaw)
+    a.send(port_a, ulaw)  # a new source is believed from its second packet (RFC 3550 A.1 probation)
+    data, _ = await b.receive(2)
+    packet = parse_rtp(data)
+    assert packet.payload_type == 8 and packet.payload == g711.ulaw2alaw(ulaw)
+
+
+async def test_echo_sends_each_packet_back_in_our_stream(engine: MediaEngineImpl, phones: list[Phone]) -> None:
+    a = Phone()
+    phones.append(a)
+    port = await engine.open_rtp()
+    port.configure(negotiated(a))
+    port.echo = True
+    for i in range(5):
+        a.send(port, bytes([0x40 + i]) * 160)
+    packets = [parse_rtp(data) for data in await a.receive(5)]
+    assert [p.payload[0] for p in packets] == [0x40 + i for i in range(5)]
+    assert packets[0].ssrc != a.ssrc
+
+
+async def test_dtmf_in_is_reported_once_and_dtmf_out_is_rfc4733(engine: MediaEngineImpl, phones: list[Phone]) -> None:
+    a = Phone()
+    phones.append(a)
+    port = await engine.open_rtp()
+    port.configure(negotiated(a))
+    digits: list[tuple[str, int]] = []
+    port.on_digit = lambda digit, ms: digits.append((digit, ms))
+    start = a.ts
+    for step, end in [(160, False), (320, False), (480, False), (640, True), (640, True), (640, True)]:
+        a.send(port, build_telephone_event(5, end=end, volume=10, duration=step), pt=101, marker=step == 160,
+               ts=start)
+        await asyncio.sleep(0.005)
+    await asyncio.sleep(0.05)
+    assert digits == [("5", 80)]
+    assert port.send_digit("#", 100)
+    packets = [parse_rtp(data) for data in await a.receive(9, timeout=1.0)]
+    events = [p for p in packets if p.payload_type == 101]
+    assert events[0].marker and all(p.payload[0] == 11 for p in events)
+    assert sum(1 for p in events if p.payload[1] & 0x80) == 3  # three end packets
+    assert len({p.timestamp for p in events}) == 1
+
+
+async def test_the_clock_writes_a_tone_every_20_ms(engine: MediaEngineImpl, phones: list[Phone]) -> None:
+    a = Phone()
+    phones.append(a)
+    port = await engine.open_rtp()
+    port.configure(negotiated(a))
+    frames = iter([tone_frame(1000, offset=160 * i) for i in range(10)])
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    done = engine.clock.start(port, lambda: next(frames, None))
+    await asyncio.wait_for(done, 2)
+    elapsed = loop.time() - started
+    packets = [parse_rtp(data) for data in await a.receive(10)]
+    assert len(packets) == 10 and 0.15 <= elapsed <= 0.6
+    audio = g711.ulaw2lin(b"".join(p.payload for p in packets))
+    samples = array.array("h", audio)
+    crossings = sum(1 for x, y in zip(samples, samples[1:], strict=False) if (x < 0) != (y < 0))
+    assert abs(crossings / 2 / (len(samples) / 8000) - 1000) < 30
+
+
+async def test_read_frame_decodes_what_arrives(engine: MediaEngineImpl, phones: list[Phone]) -> None:
+    a = Phone()
+    phones.append(a)
+    port = await engine.open_rtp()
+    port.configure(negotiated(a, PCMA))
+    sent = tone_frame(500)
+    a.send(port, g711.lin2alaw(sent), pt=8)
+    a.send(port, g711.lin2alaw(sent), pt=8)
+    frame = await asyncio.wait_for(port.read_frame(), 2)
+    assert frame == g711.alaw2lin(g711.lin2alaw(sent))
+    port.close()
+    assert await port.read_frame() is None
