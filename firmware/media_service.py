@@ -39,7 +39,9 @@ class MediaService:
         config = self.config
         self.engine = MediaEngineImpl(advertised_host(config), port_min=config.rtp.port_min,
                                       port_max=config.rtp.port_max, sounds_dir=config.media.sounds_dir,
-                                      country=config.media.country, bind=config.sip.bind)
+                                      country=config.media.country, bind=config.sip.bind,
+                                      rtp_timeout=float(config.rtp.timeout),
+                                      hold_timeout=float(config.rtp.hold_timeout))
         self.executor.media = self.engine
         self.registry.unregister("rtp show stats")
         self.registry.register("rtp show stats", self._stats, "Show the RTP ports in use",

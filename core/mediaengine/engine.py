@@ -111,8 +111,11 @@ class MediaEngineImpl:
 
     def __init__(self, host: str, *, port_min: int = 10000, port_max: int = 20000,
                  sounds_dir: str | Path = "/usr/share/centralita/sounds", country: str = "us",
-                 bind: str | None = None) -> None:
+                 bind: str | None = None, rtp_timeout: float = 0.0, hold_timeout: float = 0.0) -> None:
         self.host = host
+        self.rtp_timeout = rtp_timeout
+        self.hold_timeout = hold_timeout
+        self._watchdog: asyncio.TimerHandle | None = None
         self.bind = bind if bind is not None else host
         self.sounds_dir = Path(sounds_dir)
         self.country = country
@@ -162,7 +165,29 @@ class MediaEngineImpl:
             raise MediaUnavailable(f"cannot open RTP port {number}: {exc}") from None
         port.attach(rtp, rtcp)
         self.ports.add(port)
+        if (self.rtp_timeout or self.hold_timeout) and self._watchdog is None:
+            self._watchdog = loop.call_later(1.0, self._check_activity)
         return port
+
+    def _check_activity(self) -> None:
+        """Asterisk's ``rtptimeout``/``rtpholdtimeout``: a port that has received nothing for that long
+        while its call is up (on hold: the longer limit) reports it; its driver hangs the call up."""
+        import time
+
+        self._watchdog = None
+        now = time.monotonic()
+        for port in list(self.ports):
+            negotiated = port.negotiated
+            if port.closed or negotiated is None or port.on_timeout is None:
+                continue
+            held = negotiated.remote_hold or not negotiated.direction.sends
+            limit = self.hold_timeout if held else self.rtp_timeout
+            if limit and now - port.last_received > limit:
+                log.warning("no RTP on port %d for %.0f s: hanging up", port.local_port, now - port.last_received)
+                callback, port.on_timeout = port.on_timeout, None
+                callback()
+        if self.ports:
+            self._watchdog = asyncio.get_running_loop().call_later(1.0, self._check_activity)
 
     def released(self, port: RtpPort) -> None:
         """A port closed: its number goes back to the pool."""
@@ -336,6 +361,19 @@ class MediaEngineImpl:
         port = getattr(channel, "audio", None)
         if isinstance(port, RtpPort):
             self.clock.stop(port)
+
+    def play_dtmf_tone(self, port: RtpPort, digit: str, duration_ms: int) -> bool:
+        """Generate one DTMF digit in ``port``'s stream (Q.23 frequencies, -7 dBm0 per tone pair as
+        Asterisk sends them); relayed audio into the port pauses meanwhile.  False for a non-DTMF digit."""
+        pair = _DTMF_FREQUENCIES.get(digit.upper())
+        if pair is None:
+            return False
+        on = max(40, duration_ms)
+        off = 40
+        generator = ToneGenerator(f"!{pair[0]}+{pair[1]}/{on},!0/{off}", level_dbm0=-7.0)
+        port.tones_until = asyncio.get_running_loop().time() + (on + off) / 1000
+        self.clock.start(port, _tone_source(generator, 2 * 8 * (on + off)))
+        return True
 
     async def send_inband_dtmf(self, channel: Channel, digits: str, duration_ms: int) -> None:
         port = self._port(channel)

@@ -370,6 +370,15 @@ class SipChannelDriver(ChannelDriver):
             raise ChannelUnavailable(HangupCause.RESOURCE_UNAVAILABLE, str(exc)) from None
         port.on_digit = lambda digit, ms: channel.queue_event(DigitReceived(digit, ms))
         port.on_flash = lambda: channel.queue_event(IndicationReceived(Indication.FLASH))
+
+        def silent() -> None:
+            call = leg.call
+            if call is not None and not call.ended and not channel.is_hungup:
+                self.endpoint.hangup(call, HangupCause.RECOVERY_ON_TIMER_EXPIRE, self.now())
+                self.flush()
+                channel.remote_hungup(HangupCause.RECOVERY_ON_TIMER_EXPIRE)
+
+        port.on_timeout = silent
         leg.media = LegMedia(port)
         channel.audio = port
 

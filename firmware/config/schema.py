@@ -187,6 +187,8 @@ class RtpConfig:
 
     port_min: int = setting(10000, min=1024, max=65534)
     port_max: int = setting(20000, min=1025, max=65535)
+    timeout: int = setting(60, min=0, max=3600, doc="hang up a call whose RTP stopped this many seconds (0: never)")
+    hold_timeout: int = setting(300, min=0, max=86400, doc="the same while the call is on hold")
 
     def check(self) -> list[tuple[tuple[str | int, ...], str]]:
         if self.port_min >= self.port_max:

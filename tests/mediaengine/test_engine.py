@@ -194,3 +194,66 @@ async def test_read_frame_decodes_what_arrives(engine: MediaEngineImpl, phones: 
     assert frame == g711.alaw2lin(g711.lin2alaw(sent))
     port.close()
     assert await port.read_frame() is None
+
+
+def dtmf_frames(digit_pair: tuple[int, int], ms: int, level: int = 6000) -> list[bytes]:
+    """Q.23 tone pair frames for ``ms`` then as long of silence."""
+    samples = ms * 8
+    tone = array.array("h", (int(level * (math.sin(2 * math.pi * digit_pair[0] * i / 8000)
+                                           + math.sin(2 * math.pi * digit_pair[1] * i / 8000)) / 2)
+                             for i in range(samples))).tobytes()
+    audio = tone + bytes(2 * samples)
+    return [audio[i:i + 320] for i in range(0, len(audio), 320)]
+
+
+async def test_inband_dtmf_is_detected_once_and_not_relayed(engine: MediaEngineImpl, phones: list[Phone]) -> None:
+    a, b = Phone(), Phone()
+    phones += [a, b]
+    port_a, port_b = await engine.open_rtp(), await engine.open_rtp()
+    port_a.configure(negotiated(a, dtmf=None))  # this phone negotiated no telephone-event: in-band
+    port_b.configure(negotiated(b))
+    digits: list[tuple[str, int]] = []
+    port_a.on_digit = lambda digit, ms: digits.append((digit, ms))
+    engine.connect(port_a, port_b)
+    for frame in dtmf_frames((770, 1336), 120):  # "5"
+        a.send(port_a, g711.lin2ulaw(frame))
+        await asyncio.sleep(0.003)
+    await asyncio.sleep(0.05)
+    assert [d for d, _ in digits] == ["5"] and 80 <= digits[0][1] <= 140
+    relayed = [parse_rtp(data) for data in await b.receive(12)]
+    # The digit reached the dialplan once; the other leg got silence instead of the tone (it gets the digit in
+    # its own mode from the bridge), so a detector there finds nothing.
+    loud = [p for p in relayed if max(array.array("h", g711.ulaw2lin(p.payload))) > 1000]
+    assert len(relayed) >= 10 and len(loud) <= 1
+
+
+async def test_digits_to_an_inband_leg_are_tones_in_its_stream(engine: MediaEngineImpl, phones: list[Phone]) -> None:
+    from cython_media.spandsp import DtmfDetector
+
+    a = Phone()
+    phones.append(a)
+    port = await engine.open_rtp()
+    port.configure(negotiated(a, dtmf=None))
+    assert port.send_digit("7", 100)
+    packets = [parse_rtp(data) for data in await a.receive(7, timeout=1.0)]
+    assert all(p.payload_type == 0 for p in packets)
+    detector = DtmfDetector()
+    found = [e.digit for p in packets for e in detector.feed(g711.ulaw2lin(p.payload)) if e.ended]
+    found += [e.digit for e in detector.feed(bytes(1600)) if e.ended]
+    assert found == ["7"]
+
+
+async def test_a_call_whose_rtp_stops_is_reported_after_the_timeout(phones: list[Phone]) -> None:
+    engine = MediaEngineImpl("127.0.0.1", port_min=20000, port_max=60000, rtp_timeout=1.0, hold_timeout=30.0)
+    a = Phone()
+    phones.append(a)
+    port = await engine.open_rtp()
+    port.configure(negotiated(a))
+    silent = asyncio.get_running_loop().create_future()
+    port.on_timeout = lambda: silent.set_result(True)
+    for _ in range(3):
+        a.send(port, bytes(160))
+        await asyncio.sleep(0.1)
+    assert not silent.done()
+    assert await asyncio.wait_for(silent, 4.0)
+    port.close()
