@@ -60,7 +60,7 @@ class NotifyListener:
         self.sock.bind(str(self.path))
         self.messages: list[dict[str, str]] = []
 
-    def wait_for(self, key: str, value: str | None = None, timeout: float = 15.0,
+    def wait_for(self, key: str, value: str | None = None, timeout: float = 30.0,
                  process: subprocess.Popen[str] | None = None) -> dict[str, str]:
         """The first message carrying ``key`` (with ``value``), waiting up to ``timeout`` seconds."""
         for message in self.messages:

@@ -45,6 +45,8 @@ import struct
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from core.sip.uri import SipParseError, SipUri
+
 log = logging.getLogger("centralita.sip")
 
 __all__ = [
@@ -259,13 +261,15 @@ class AuthResult:
 
     ``username`` is the name the client gave (for the log; it authenticated only when ``ok``);
     ``reason`` is text for the log and must not be sent to the client, because it tells an unknown
-    user from a wrong password.
+    user from a wrong password.  ``uri_mismatch`` marks a FAILED result whose credentials were made for
+    another Request-URI (RFC 7616 §3.4.6: answer 400); it is decided before any password is looked up.
     """
 
     status: AuthStatus
     username: str | None = None
     reason: str = ""
     algorithm: str | None = None
+    uri_mismatch: bool = False
 
     @property
     def ok(self) -> bool:
@@ -393,15 +397,22 @@ class DigestChallenger:
         now: float,
         *,
         request_uri: str | None = None,
+        host_only_uri: bool = False,
     ) -> AuthResult:
         """Check an ``Authorization`` / ``Proxy-Authorization`` value of a ``method`` request.
 
         ``password_lookup(username)`` gives the user's password or None for an unknown user.  When
-        ``request_uri`` is given the credentials' ``uri`` must be exactly that text (RFC 7616 §3.4.6),
-        so credentials cannot be moved to another request target.  Never raises on hostile input.
+        ``request_uri`` is given the credentials' ``uri`` must designate the same resource (RFC 7616 §3.4.6):
+        both are compared as URIs (RFC 3261 §19.1.4, so ``sip:1002@host;transport=udp`` is not
+        ``sip:19005550100@host``, while escaping and host case do not matter), or as text when either
+        does not parse; so credentials cannot be moved to another request target.  ``host_only_uri`` also
+        accepts a ``uri`` that is the Request-URI's scheme, host and port alone (``sip:pbx.example.net:5060``
+        for ``sip:600@pbx.example.net:5060``): SIPp computes its digests that way unless told ``-auth_uri``,
+        and such a uri never names one user's target, so a phone's credentials for ``sip:1002@...`` still
+        cannot be moved to ``sip:19005550100@...``.  Never raises on hostile input.
         """
         try:
-            return self._verify(method, credentials_header, password_lookup, now, request_uri)
+            return self._verify(method, credentials_header, password_lookup, now, request_uri, host_only_uri)
         except DigestError as exc:
             return AuthResult(AuthStatus.FAILED, reason=str(exc))
         except UnicodeEncodeError:  # a lone surrogate that did not come from surrogateescape decoding
@@ -414,6 +425,7 @@ class DigestChallenger:
         password_lookup: Callable[[str], str | None],
         now: float,
         request_uri: str | None,
+        host_only_uri: bool = False,
     ) -> AuthResult:
         scheme, params = parse_digest_header(header)
         if scheme.lower() != "digest":
@@ -463,8 +475,9 @@ class DigestChallenger:
         base = algorithm.removesuffix("-sess")
         if len(response) != _DIGEST_HEX_LENGTH[base] or _LOWER_HEX.fullmatch(response) is None:
             return result(AuthStatus.FAILED, "malformed response")
-        if request_uri is not None and params["uri"] != request_uri:
-            return result(AuthStatus.FAILED, "uri does not match the Request-URI")
+        if request_uri is not None and not _same_uri(params["uri"], request_uri, host_only=host_only_uri):
+            return AuthResult(AuthStatus.FAILED, username, "uri does not match the Request-URI", algorithm,
+                              uri_mismatch=True)
         nonce = params["nonce"]
         issued = self._nonce_issued_at(nonce, algorithm)
         if issued is None:
@@ -518,6 +531,21 @@ class DigestChallenger:
     def tracked_nonces(self) -> int:
         """How many nonces the replay memory holds now."""
         return len(self._highest_nc)
+
+
+def _same_uri(credentials_uri: str, request_uri: str, *, host_only: bool = False) -> bool:
+    """The ``uri`` of the credentials and the Request-URI name the same resource (RFC 3261 §19.1.4); with
+    ``host_only`` the Request-URI's scheme, host and port alone (no user, no parameters) do too."""
+    if credentials_uri == request_uri:
+        return True
+    try:
+        theirs, target = SipUri.parse(credentials_uri), SipUri.parse(request_uri)
+    except SipParseError:
+        return False
+    if theirs.equivalent(target):
+        return True
+    return host_only and target.is_sip and theirs.user is None and not theirs.params and not theirs.headers \
+        and theirs.equivalent(SipUri(target.scheme, host=target.host, port=target.port))
 
 
 # -- client side ---------------------------------------------------------------------------------------

@@ -2,8 +2,9 @@
 
 A mixin of :class:`core.sip.endpoint.SipEndpoint` (it uses the endpoint's transaction layer, timers,
 event queue and authentication).  RFC 3261 sections 13-15 for the INVITE itself, RFC 3262 (PRACK),
-RFC 3311 (UPDATE), RFC 4028 (session timers), RFC 3515 (REFER), RFC 3326 (Reason) and the SIP INFO DTMF
-conventions (``application/dtmf-relay``, ``application/dtmf``, ``application/hook-flash``).
+RFC 3311 (UPDATE), RFC 4028 (session timers), RFC 3515 and RFC 4488 (REFER), RFC 3326 (Reason) and the
+SIP INFO DTMF conventions (``application/dtmf-relay``, ``application/dtmf``, ``application/hook-flash``).
+In-dialog requests go to the dialog's next hop (section 12.2.1.1), see :meth:`Dialog.next_hop_address`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from core.callerid import CallerId
@@ -19,6 +21,7 @@ from core.sip.causes import cause_from_status, reason_header, status_from_cause
 from core.sip.dialog import Dialog, DialogId, DialogState, build_request
 from core.sip.headers import Headers
 from core.sip.message import NameAddr, SipRequest, SipResponse, SipUri, body_part, make_response, new_branch, new_tag
+from core.sip.sdp import Direction, MediaDescription, SdpError, SessionDescription
 from core.sip.session import (
     CallAnswered,
     CallEnded,
@@ -32,6 +35,7 @@ from core.sip.session import (
     ReinviteReceived,
     SipCall,
     TransferRequested,
+    UpdateReceived,
 )
 
 if TYPE_CHECKING:
@@ -39,7 +43,7 @@ if TYPE_CHECKING:
 
     from core.sip.session import SipEvent
     from core.sip.settings import EndpointSettings, SipTrunkSettings, SipUserSettings
-    from core.sip.timers import TimerQueue
+    from core.sip.timers import Timer, TimerQueue
     from core.sip.transaction import ClientTransaction, ServerTransaction, TransactionLayer
     from core.sip.transaction_messages import Transport
 
@@ -49,7 +53,11 @@ Address = tuple[str, int]
 
 _SIGNAL = re.compile(r"^\s*signal\s*=\s*(\S+)", re.IGNORECASE | re.MULTILINE)
 _DURATION = re.compile(r"^\s*duration\s*=\s*(\d+)", re.IGNORECASE | re.MULTILINE)
+_REFRESHER = re.compile(r";\s*refresher\s*=\s*(uac|uas)\b", re.IGNORECASE)
 _DTMF_NAMES = {"10": "*", "11": "#", "12": "A", "13": "B", "14": "C", "15": "D"}
+_CREDENTIALS = ("Authorization", "Proxy-Authorization")
+SUPPORTED_IN_REQUESTS = "timer, replaces"
+"""The Supported value of our INVITEs and re-INVITEs (RFC 4028 §7.1: 'timer' in every session refresh)."""
 
 
 class CallHandling:
@@ -80,7 +88,7 @@ class CallHandling:
     def __init__(self) -> None:
         self.calls: dict[DialogId, SipCall] = {}
         self.pending_uas: dict[int, SipCall] = {}       # id(server transaction) -> call, before the dialog
-        self.by_client: dict[int, SipCall] = {}         # id(client transaction) -> call
+        self.by_client: dict[int, SipCall] = {}         # id(client transaction) -> call, until it terminates
         self.live_calls: dict[int, SipCall] = {}        # handle -> call
 
     # ================================================================================ UAS: incoming ===
@@ -134,9 +142,10 @@ class CallHandling:
         """Send a provisional with our tag (180 Ringing, or 183 Session Progress with early media).
 
         When the INVITE requires 100rel (RFC 3262) the provisional is reliable: it carries RSeq, is
-        retransmitted until its PRACK, and the next one waits for that PRACK.
+        retransmitted from T1 doubling until its PRACK (§3), and the next one waits for that PRACK.
         """
-        if call.role != "uas" or call.state not in (CallState.INCOMING, CallState.EARLY) or call.ended:
+        if call.role != "uas" or call.state not in (CallState.INCOMING, CallState.EARLY) or call.ended \
+                or call.answer_deferred:
             return
         self._uas_dialog(call)
         headers: list[tuple[str, str]] = [("Contact", self.local_contact())]
@@ -148,6 +157,7 @@ class CallHandling:
             headers += [("Require", "100rel"), ("RSeq", str(call.rseq))]
         if sdp is not None:
             headers.append(("Content-Type", "application/sdp"))
+            call.session_sdp = call.local_sdp = sdp
         response = self._uas_response(call, status, headers, sdp)
         call.state = CallState.EARLY
         assert call.server_transaction is not None
@@ -162,29 +172,55 @@ class CallHandling:
         def fire(now: float) -> None:
             if call.prack_pending is not response or call.ended:
                 return
-            if call.prack_deadline is not None and now >= call.prack_deadline:
+            deadline = call.prack_deadline
+            if deadline is not None and now >= deadline:
                 # RFC 3262 section 3: no PRACK in 64*T1: reject the INVITE with a 5xx.
                 call.prack_pending = None
+                call.answer_deferred = False
                 self.reject(call, HangupCause.RECOVERY_ON_TIMER_EXPIRE, now, status=504)
                 self.events.append(CallEnded(call, HangupCause.RECOVERY_ON_TIMER_EXPIRE))
                 return
             if call.server_transaction is not None and call.transport == "udp":
                 self.send_direct(response, call.peer, call.transport)
-            call.prack_interval = min(call.prack_interval * 2, self.settings.t2)
-            self._arm_prack_retransmit(call, response, now + call.prack_interval)
+            # RFC 3262 section 3: the interval starts at T1 and doubles, with no T2 cap; the 5xx goes at 64*T1.
+            call.prack_interval *= 2
+            following = now + call.prack_interval
+            self._arm_prack_retransmit(call, response, following if deadline is None else min(following, deadline))
 
-        self.timers.call_at(when, fire)
+        _cancel(call.prack_timer)
+        call.prack_timer = self.timers.call_at(when, fire)
+
+    def _stop_prack_retransmit(self, call: SipCall) -> None:
+        call.prack_pending = None
+        _cancel(call.prack_timer)
+        call.prack_timer = None
 
     def answer(self, call: SipCall, sdp: bytes | None, now: float) -> None:
-        """Send the 2xx; it is retransmitted until the ACK comes (section 13.3.1.4)."""
+        """Send the 2xx; it is retransmitted until the ACK comes (section 13.3.1.4).
+
+        While a reliable provisional that carried SDP waits for its PRACK the 2xx is held back and goes out
+        when the PRACK arrives (RFC 3262 §3 MUST NOT); an unacknowledged one without SDP just stops being
+        retransmitted.
+        """
         if call.role != "uas" or call.state not in (CallState.INCOMING, CallState.EARLY) or call.ended:
             return
+        pending = call.prack_pending
+        if pending is not None and pending.body:
+            call.answer_deferred = True
+            call.deferred_sdp = sdp
+            return
+        call.answer_deferred = False
+        call.deferred_sdp = None
+        self._stop_prack_retransmit(call)
         dialog = self._uas_dialog(call)
         headers: list[tuple[str, str]] = [("Contact", self.local_contact()), ("Allow", _allow()),
-                                          ("Supported", "timer, replaces")]
+                                          ("Supported", SUPPORTED_IN_REQUESTS)]
         if call.session_expires:
+            # RFC 4028 §9: a UAC that supports timer may name the refresher, and the UAS keeps its choice;
+            # otherwise we let it refresh when it can, and refresh ourselves when it cannot.
             uac_supports = "timer" in _tokens(call.invite.header_values("Supported"))
-            refresher = "uac" if uac_supports else "uas"
+            asked = _refresher(call.invite.header("Session-Expires"))
+            refresher = (asked or "uac") if uac_supports else "uas"
             call.we_refresh = refresher == "uas"
             headers.append(("Session-Expires", f"{call.session_expires};refresher={refresher}"))
             if uac_supports:
@@ -193,20 +229,21 @@ class CallHandling:
             headers.append(("Content-Type", "application/sdp"))
         response = self._uas_response(call, 200, headers, sdp)
         call.local_sdp = sdp
-        call.final_response = response
-        call.state = CallState.ANSWERED
+        call.session_sdp = sdp if sdp is not None else call.session_sdp
         dialog.state = DialogState.CONFIRMED
         assert call.server_transaction is not None
         self.tx.send_response(call.server_transaction, response, now)
         self.pending_uas.pop(id(call.server_transaction), None)
-        call.retransmit_interval = self.settings.t1
-        call.ack_deadline = now + 64 * self.settings.t1
-        self._arm_retransmit(call, now + self.settings.t1)
+        self._retransmit_2xx(call, response, now)
         self._arm_session_timer(call, now)
 
     def _uas_response(self, call: SipCall, status: int, headers: list[tuple[str, str]],
                       body: bytes | None) -> SipResponse:
         response = make_response(call.invite, status, to_tag=call.local_tag)
+        if 100 < status < 300:
+            # Section 12.1.1: the responses that establish the dialog copy the INVITE's Record-Route.
+            for route in call.invite.header_values("Record-Route"):
+                response.add_header("Record-Route", route)
         for name, value in headers:
             response.add_header(name, value)
         response.add_header("Server", self.settings.user_agent)
@@ -214,56 +251,84 @@ class CallHandling:
             response.body = body
         return response
 
-    def _arm_retransmit(self, call: SipCall, when: float) -> None:
-        def fire(now: float) -> None:
-            if call.state is not CallState.ANSWERED or call.final_response is None:
-                return
-            if call.ack_deadline is not None and now >= call.ack_deadline:
+    def _retransmit_2xx(self, call: SipCall, response: SipResponse, now: float) -> None:
+        """Section 13.3.1.4: send ``response`` again at T1, doubling to T2, until the ACK; at 64*T1 without
+        one, end the call with BYE.  Over TCP/TLS nothing is retransmitted but the ACK is still awaited."""
+        call.final_response = response
+        call.state = CallState.ANSWERED
+        call.retransmit_interval = self.settings.t1
+        deadline = call.ack_deadline = now + 64 * self.settings.t1
+
+        def fire(at: float) -> None:
+            if call.state is not CallState.ANSWERED or call.final_response is not response:
+                return  # ACKed, ended, or superseded by the 2xx of a later re-INVITE
+            if at >= deadline:
+                cause = call.bye_pending
+                call.bye_pending = None
+                if cause is not None:
+                    self._send_bye(call, cause, at)  # our own hang-up, already known to the driver
+                    return
                 log.warning("no ACK for the 200 OK of %s: ending the call", call.call_id)
-                self._send_bye(call, HangupCause.RECOVERY_ON_TIMER_EXPIRE, now)
+                self._send_bye(call, HangupCause.RECOVERY_ON_TIMER_EXPIRE, at)
                 self._ended(call, HangupCause.RECOVERY_ON_TIMER_EXPIRE)
                 return
-            self.send_direct(call.final_response, call.peer, call.transport)
+            self.send_direct(response, call.peer, call.transport)
             call.retransmit_interval = min(call.retransmit_interval * 2, self.settings.t2)
-            self._arm_retransmit(call, now + call.retransmit_interval)
+            arm(min(at + call.retransmit_interval, deadline))
 
-        if call.transport == "udp":
-            self.timers.call_at(when, fire)
-        else:
-            # Reliable transports: no retransmission, but the ACK must still come within 64*T1.
-            self.timers.call_at(call.ack_deadline or when, fire)
+        def arm(when: float) -> None:
+            call.retransmit_timer = self.timers.call_at(when, fire)
+
+        _cancel(call.retransmit_timer)
+        arm(now + self.settings.t1 if call.transport == "udp" else deadline)
 
     def reject(self, call: SipCall, cause: HangupCause, now: float, *, status: int | None = None) -> None:
         """A final non-2xx for an incoming call that was not answered (with a Reason header)."""
+        if self._final_failure(call, cause, now, status=status):
+            self._ended(call, cause, notify=False)
+
+    def _final_failure(self, call: SipCall, cause: HangupCause, now: float, *, status: int | None = None) -> bool:
         if call.role != "uas" or call.state not in (CallState.INCOMING, CallState.EARLY):
-            return
+            return False
+        self._stop_prack_retransmit(call)
+        call.answer_deferred = False
         status = status or status_from_cause(cause)
         response = self._uas_response(call, status, [("Reason", reason_header(cause))], None)
         assert call.server_transaction is not None
         self.tx.send_response(call.server_transaction, response, now)
         self.pending_uas.pop(id(call.server_transaction), None)
-        self._ended(call, cause, notify=False)
+        return True
 
     def on_cancel(self, transaction: ServerTransaction, cancel: SipRequest, now: float) -> None:
         """CANCEL matched a pending INVITE: 487 to the INVITE, and the call is over (section 9.2)."""
         call = self.pending_uas.pop(id(transaction), None)
         if call is None or call.state not in (CallState.INCOMING, CallState.EARLY):
             return
+        self._stop_prack_retransmit(call)
         response = self._uas_response(call, 487, [], None)
         self.tx.send_response(transaction, response, now)
         cause = cause_from_status(487, cancel.header("Reason"))
         self._ended(call, cause)
 
     def on_ack(self, request: SipRequest, now: float) -> None:
-        """The ACK for our 2xx: stop retransmitting; a late offer's answer may be in it."""
+        """The ACK for our 2xx: stop retransmitting; a late offer's answer may be in it; a hang-up that
+        waited for it (section 15) sends its BYE now."""
         call = self.calls.get((request.call_id, request.to.tag or "", request.from_.tag or ""))
         if call is None or call.state is not CallState.ANSWERED:
             return
+        final = call.final_response
+        if final is not None and request.cseq.number != final.cseq.number:
+            return  # the ACK of an earlier 2xx, not of the one we are retransmitting
         call.state = CallState.CONFIRMED
         call.final_response = None
+        _cancel(call.retransmit_timer)
+        call.retransmit_timer = None
         body = _sdp_of(request)
         if body is not None:
             call.remote_sdp = body
+        if call.bye_pending is not None:
+            cause, call.bye_pending = call.bye_pending, None
+            self._send_bye(call, cause, now)
 
     # ================================================================================ UAC: outgoing ===
 
@@ -287,7 +352,7 @@ class CallHandling:
             ("CSeq", "1 INVITE"),
             ("Contact", self.local_contact(from_user, transport)),
             ("Allow", _allow()),
-            ("Supported", "timer, replaces"),
+            ("Supported", SUPPORTED_IN_REQUESTS),
             ("User-Agent", self.settings.user_agent),
             *extra_headers,
         ]
@@ -297,7 +362,7 @@ class CallHandling:
         transaction = self.tx.send_request(request, destination, transport, now)
         call = SipCall(role="uac", invite=request, transport=transport, peer=destination,
                        state=CallState.CALLING, client_transaction=transaction, local_tag=tag, local_sdp=sdp,
-                       trunk=trunk, user=user, dnid=uri.user or "")
+                       session_sdp=sdp, trunk=trunk, user=user, dnid=uri.user or "")
         self.by_client[id(transaction)] = call
         self.live_calls[call.handle] = call
         return call
@@ -312,17 +377,26 @@ class CallHandling:
         if call is None:
             return False
         method = response.cseq.method
-        if method == "INVITE" and transaction is call.client_transaction:
-            self._invite_response(call, response, now)
-        elif method == "INVITE" and transaction is call.reinvite_transaction:
-            self._reinvite_response(call, response, now)
+        if method == "INVITE":
+            if transaction is call.client_transaction:
+                self._invite_response(call, response, now)
+            elif transaction is call.reinvite_transaction:
+                self._reinvite_response(call, response, now)
+            elif 200 <= response.status < 300 and call.dialog is not None:
+                self._ack_2xx(call, call.dialog, response)  # a retransmitted 2xx of an earlier re-INVITE
         elif method == "BYE" and response.status >= 200:
             self.by_client.pop(id(transaction), None)
-            call.state = CallState.TERMINATED
-            self._forget(call)
+            if call.dialog is None or response.to.tag == call.dialog.remote_tag:
+                call.state = CallState.TERMINATED
+                self._forget(call)
+            # else: the answer to the BYE that ended another fork's dialog (section 13.2.2.4)
         elif method in ("INFO", "PRACK", "UPDATE", "NOTIFY", "CANCEL") and response.status >= 200:
             self.by_client.pop(id(transaction), None)
         return True
+
+    def on_call_transaction_terminated(self, transaction: object) -> None:
+        """The transaction layer forgot ``transaction`` (TransactionTerminated): so do the calls."""
+        self.by_client.pop(id(transaction), None)
 
     def _invite_response(self, call: SipCall, response: SipResponse, now: float) -> None:
         status = response.status
@@ -331,28 +405,32 @@ class CallHandling:
         if status < 200:
             if status == 100:
                 return
-            if tag and tag not in call.early_dialogs:
+            dialog = call.early_dialogs.get(tag) if tag else None
+            if tag and dialog is None:
                 dialog = Dialog.as_uac(call.invite, response, local_contact=self.local_contact(),
                                        transport=call.transport, via_host=_via_host(self.settings.host),
                                        via_port=self.settings.port)
                 call.early_dialogs[tag] = dialog
                 self.calls[dialog.id] = call
-            if call.cancel_pending:
-                call.cancel_pending = False
-                self._send_cancel(call, now)
-                return
+            if call.ended:
+                return  # we hung up: the transaction layer sends the CANCEL held for this provisional
+            if dialog is not None and "100rel" in _tokens(response.header_values("Require")):
+                rseq = _leading_int(response.header("RSeq") or "")
+                last = call.rseq_received.get(tag)
+                if rseq is None or (last is not None and rseq != last + 1):
+                    return  # RFC 3262 §4: a retransmission (or out of order): no PRACK, not processed further
+                call.rseq_received[tag] = rseq
+                self._send_prack(call, dialog, response, now)
             if call.state is CallState.CALLING:
                 call.state = CallState.EARLY
-            if "100rel" in _tokens(response.header_values("Require")) and tag:
-                self._send_prack(call, call.early_dialogs[tag], response, now)
             body = _sdp_of(response)
             if body is not None:
                 call.remote_sdp = body
-            if not call.ended:
-                self.events.append(CallProgress(call, status, body))
+            self.events.append(CallProgress(call, status, body))
             return
         if 200 <= status < 300:
-            early = call.early_dialogs.get(tag)
+            early = call.dialog if call.dialog is not None and call.dialog.remote_tag == tag else \
+                call.early_dialogs.get(tag)
             if early is not None:
                 dialog = early
             else:
@@ -360,13 +438,17 @@ class CallHandling:
                                        transport=call.transport, via_host=_via_host(self.settings.host),
                                        via_port=self.settings.port)
                 self.calls[dialog.id] = call
+            if dialog.state is DialogState.TERMINATED:
+                self._ack_2xx(call, dialog, response)  # a retransmitted 2xx of a fork we already ended
+                return
             dialog.update_from_response(response)
-            ack = dialog.create_request("ACK", cseq=call.invite.cseq.number)
-            self.send_direct(ack, call.peer, call.transport)
+            self._ack_2xx(call, dialog, response)
             if call.dialog is not None and call.dialog.remote_tag != tag:
-                # A second 2xx from another fork: confirm it, then end it (section 13.2.2.4).
+                # A second 2xx from another fork: confirm it, then end it (section 13.2.2.4), once.
                 bye = dialog.create_request("BYE")
-                self._send_in_dialog(call, bye, now)
+                self._send_in_dialog(call, bye, now, dialog=dialog)
+                dialog.state = DialogState.TERMINATED
+                call.early_dialogs[tag] = dialog
                 return
             if call.dialog is not None:
                 return  # a retransmitted 2xx: the ACK went out again
@@ -393,6 +475,15 @@ class CallHandling:
             call.ended = True
             cause = cause_from_status(status, response.header("Reason"))
             self.events.append(CallFailed(call, status, response.reason, cause))
+
+    def _ack_2xx(self, call: SipCall, dialog: Dialog, response: SipResponse) -> None:
+        """Section 13.2.2.4: the ACK of a 2xx -- a request of the dialog with the INVITE's CSeq number and the
+        INVITE's credentials -- to the dialog's next hop."""
+        invite_cseq = response.cseq.number
+        credentials = tuple((name, value) for name in _CREDENTIALS for value in call.invite.header_values(name)) \
+            if invite_cseq == call.invite.cseq.number else ()
+        ack = dialog.create_request("ACK", cseq=invite_cseq, extra_headers=credentials)
+        self.send_direct(ack, self._destination(call, dialog), call.transport)
 
     def _retry_with_credentials(self, call: SipCall, response: SipResponse, now: float) -> bool:
         trunk = self.trunks.get(call.trunk or "")
@@ -425,7 +516,8 @@ class CallHandling:
         return True
 
     def on_call_timeout(self, transaction: object, now: float) -> bool:
-        """A client transaction of a call timed out (Timer B/F): the call failed with 408."""
+        """A client transaction of a call timed out (Timer B/F): the call failed with 408, or -- for our
+        re-INVITE -- the dialog is over (section 14.1, RFC 4028 §10): BYE."""
         call = self.by_client.pop(id(transaction), None)
         if call is None:
             return False
@@ -435,6 +527,13 @@ class CallHandling:
             if not call.ended:
                 call.ended = True
                 self.events.append(CallFailed(call, 408, "Request Timeout", HangupCause.RECOVERY_ON_TIMER_EXPIRE))
+        elif transaction is call.reinvite_transaction:
+            call.reinvite_transaction = None
+            if not call.ended:
+                log.warning("no answer to our re-INVITE in %s: ending the call", call.call_id)
+                self.events.append(ReinviteAnswered(call, 408, None))
+                self._send_bye(call, HangupCause.RECOVERY_ON_TIMER_EXPIRE, now)
+                self._ended(call, HangupCause.RECOVERY_ON_TIMER_EXPIRE)
         elif call.state is CallState.TERMINATING:
             call.state = CallState.TERMINATED
             self._forget(call)
@@ -443,7 +542,12 @@ class CallHandling:
     # ============================================================================ ending a call leg ===
 
     def hangup(self, call: SipCall, cause: HangupCause, now: float) -> None:
-        """End our side: a final response, a CANCEL or a BYE, whatever the state calls for."""
+        """End our side: a final response, a CANCEL or a BYE, whatever the state calls for.
+
+        A UAC leg not answered yet is CANCELled (the transaction layer holds the CANCEL until a provisional
+        response, 100 Trying included, section 9.1); a leg whose 2xx still waits for its ACK sends its BYE
+        when the ACK comes or the wait times out (section 15).
+        """
         if call.ended and call.state in (CallState.TERMINATED, CallState.TERMINATING):
             return
         state = call.state
@@ -453,13 +557,14 @@ class CallHandling:
         if call.role == "uac" and state in (CallState.CALLING, CallState.EARLY):
             call.ended = True
             call.cancel_cause = cause
-            if call.early_dialogs or state is CallState.EARLY:
-                self._send_cancel(call, now)
-            else:
-                call.cancel_pending = True  # CANCEL only after a provisional (section 9.1)
+            self._send_cancel(call, now)
             call.state = CallState.TERMINATING
             return
-        if state in (CallState.ANSWERED, CallState.CONFIRMED):
+        if state is CallState.ANSWERED:
+            call.ended = True
+            call.bye_pending = cause
+            return
+        if state is CallState.CONFIRMED:
             call.ended = True
             self._send_bye(call, cause, now)
 
@@ -476,8 +581,19 @@ class CallHandling:
         call.final_response = None
         self._send_in_dialog(call, bye, now)
 
-    def _send_in_dialog(self, call: SipCall, request: SipRequest, now: float) -> ClientTransaction:
-        transaction = self.tx.send_request(request, call.peer, call.transport, now)
+    def _destination(self, call: SipCall, dialog: Dialog) -> Address:
+        """Where a request of ``dialog`` goes (section 12.2.1.1): its next hop.  A phone that called us over
+        TCP/TLS with no proxy in between is reached on its own connection (its Contact port is seldom
+        listening)."""
+        if call.role == "uas" and call.transport != "udp" and not dialog.route_set:
+            return call.peer
+        return dialog.next_hop_address(call.peer)
+
+    def _send_in_dialog(self, call: SipCall, request: SipRequest, now: float, *,
+                        dialog: Dialog | None = None) -> ClientTransaction:
+        dialog = dialog or call.dialog
+        destination = self._destination(call, dialog) if dialog is not None else call.peer
+        transaction = self.tx.send_request(request, destination, call.transport, now)
         self.by_client[id(transaction)] = call
         return transaction
 
@@ -509,6 +625,10 @@ class CallHandling:
         if call.server_transaction is not None:
             self.pending_uas.pop(id(call.server_transaction), None)
         self.live_calls.pop(call.handle, None)
+        for timer in (call.retransmit_timer, call.prack_timer, call.session_timer):
+            _cancel(timer)
+        call.retransmit_timer = call.prack_timer = call.session_timer = None
+        call.prack_pending = None
 
     # ========================================================================== inside a dialog ===
 
@@ -527,11 +647,12 @@ class CallHandling:
         method = request.method
         if method == "BYE":
             self.respond(transaction, request, 200, now)
-            cause = cause_from_status(200, request.header("Reason")) if request.header("Reason") else \
-                HangupCause.NORMAL_CLEARING
+            # RFC 3326: the Q.850 cause of the Reason header; a BYE is otherwise a normal clearing (a Reason
+            # with only a SIP cause, e.g. 'SIP;cause=200', says how the call ended elsewhere, not why).
+            cause = cause_from_status(200, request.header("Reason"), {200: HangupCause.NORMAL_CLEARING})
             if call.role == "uas" and call.state in (CallState.INCOMING, CallState.EARLY):
-                # BYE before our final response (early dialog): finish the INVITE with 487.
-                self.reject(call, HangupCause.NORMAL_CLEARING, now, status=487)
+                # BYE before our final response (early dialog): finish the INVITE with 487 (section 15.1.2).
+                self._final_failure(call, cause, now, status=487)
             self._ended(call, cause)
         elif method == "INVITE":
             self._on_reinvite(call, transaction, request, now)
@@ -575,24 +696,32 @@ class CallHandling:
         if sdp is not None and 200 <= status < 300:
             response.add_header("Content-Type", "application/sdp")
             response.body = sdp
-            call.local_sdp = sdp
+            call.local_sdp = call.session_sdp = sdp
         self.tx.send_response(transaction, response, now)
-        if 200 <= status < 300 and call.transport == "udp":
-            # A 2xx to a re-INVITE is retransmitted until its ACK too.
-            call.final_response = response
-            call.state = CallState.ANSWERED
-            call.retransmit_interval = self.settings.t1
-            call.ack_deadline = now + 64 * self.settings.t1
-            self._arm_retransmit(call, now + self.settings.t1)
+        if 200 <= status < 300 and not call.ended:
+            # A 2xx to a re-INVITE is retransmitted until its ACK too (section 13.3.1.4); it replaces any
+            # earlier 2xx still being retransmitted.
+            self._retransmit_2xx(call, response, now)
 
     def reinvite(self, call: SipCall, sdp: bytes | None, now: float) -> bool:
         """Send a re-INVITE with a new offer (hold, unhold, pass-through); False if one is pending."""
-        if call.dialog is None or call.reinvite_transaction is not None or call.pending_reinvite is not None:
+        if not self._send_reinvite(call, sdp, now):
             return False
-        headers: tuple[tuple[str, str], ...] = (("Allow", _allow()),)
+        call.session_sdp = sdp if sdp is not None else call.session_sdp
+        return True
+
+    def _send_reinvite(self, call: SipCall, sdp: bytes | None, now: float) -> bool:
+        if call.dialog is None or call.reinvite_transaction is not None or call.pending_reinvite is not None \
+                or call.ended:
+            return False
+        headers: list[tuple[str, str]] = [("Allow", _allow()), ("Supported", SUPPORTED_IN_REQUESTS)]
+        if call.session_expires:
+            # RFC 4028 §7.4: every re-INVITE refreshes the session and states its interval and refresher.
+            refresher = "uac" if call.we_refresh else "uas"
+            headers.append(("Session-Expires", f"{call.session_expires};refresher={refresher}"))
         request = call.dialog.create_request("INVITE", body=sdp or b"",
                                              content_type="application/sdp" if sdp is not None else None,
-                                             extra_headers=headers)
+                                             extra_headers=tuple(headers))
         call.reinvite_transaction = self._send_in_dialog(call, request, now)
         call.local_sdp = sdp if sdp is not None else call.local_sdp
         return True
@@ -601,10 +730,10 @@ class CallHandling:
         if response.status < 200:
             return
         call.reinvite_transaction = None
-        self.by_client = {k: v for k, v in self.by_client.items() if v is not call or k != id(response)}
         if 200 <= response.status < 300 and call.dialog is not None:
-            ack = call.dialog.create_request("ACK", cseq=response.cseq.number)
-            self.send_direct(ack, call.peer, call.transport)
+            if response.contacts:
+                call.dialog.remote_target = response.contacts[0].uri  # a target refresh (section 12.2.1.2)
+            self._ack_2xx(call, call.dialog, response)
             body = _sdp_of(response)
             if body is not None:
                 call.remote_sdp = body
@@ -612,23 +741,41 @@ class CallHandling:
             self.events.append(ReinviteAnswered(call, response.status, body))
         else:
             self.events.append(ReinviteAnswered(call, response.status, None))
-            if response.status in (408, 481):
+            if response.status in (408, 481) and not call.ended:
                 self._send_bye(call, HangupCause.NORMAL_TEMPORARY_FAILURE, now)
                 self._ended(call, HangupCause.NORMAL_TEMPORARY_FAILURE)
 
     def _on_update(self, call: SipCall, transaction: ServerTransaction, request: SipRequest,
                    now: float) -> None:
+        """RFC 3311: a session refresh (RFC 4028) and, with a body, a new offer answered at once (§5.2)."""
+        offer = _sdp_of(request)
+        answer: bytes | None = None
+        if offer is not None:
+            if call.reinvite_transaction is not None:
+                self.respond(transaction, request, 491, now)  # §5.2: our own offer is outstanding
+                return
+            if call.pending_reinvite is not None:
+                # §5.2: an offer we received is not answered yet.
+                self.respond(transaction, request, 500, now, headers=(("Retry-After", str(secrets.randbelow(10))),))
+                return
+            answer = _answer_update(offer, call.session_sdp or call.local_sdp, call.local_sdp)
+            if answer is None:
+                self.respond(transaction, request, 488, now)
+                return
         self._refresh_session(call, request, now)
-        headers: list[tuple[str, str]] = [("Contact", self.local_contact())]
-        if call.session_expires:
-            headers.append(("Session-Expires", f"{call.session_expires};refresher=uac"))
         response = make_response(request, 200)
-        for name, value in headers:
-            response.add_header(name, value)
-        if _sdp_of(request) is not None and call.local_sdp is not None:
+        response.add_header("Contact", self.local_contact())
+        if call.session_expires:
+            refresher = "uas" if call.we_refresh else "uac"
+            response.add_header("Session-Expires", f"{call.session_expires};refresher={refresher}")
+        if offer is not None and answer is not None:
             response.add_header("Content-Type", "application/sdp")
-            response.body = call.local_sdp
+            response.body = answer
+            call.remote_sdp = offer
+            call.local_sdp = answer
         self.tx.send_response(transaction, response, now)
+        if offer is not None and answer is not None:
+            self.events.append(UpdateReceived(call, offer, answer))
 
     def _on_info(self, call: SipCall, transaction: ServerTransaction, request: SipRequest,
                  now: float) -> None:
@@ -684,18 +831,21 @@ class CallHandling:
             return
         rack = f"{rseq.strip()} {response.cseq.number} INVITE"
         prack = dialog.create_request("PRACK", extra_headers=(("RAck", rack),))
-        self._send_in_dialog(call, prack, now)
+        self._send_in_dialog(call, prack, now, dialog=dialog)
 
     def _on_prack(self, call: SipCall, transaction: ServerTransaction, request: SipRequest,
                   now: float) -> None:
-        """RFC 3262 section 7.2: a PRACK whose RAck names our pending reliable provisional stops it."""
+        """RFC 3262 section 7.2: a PRACK whose RAck names our pending reliable provisional stops it (and
+        releases a 2xx that was waiting for it)."""
         pending = call.prack_pending
         rack = (request.header("RAck") or "").split()
         if pending is None or len(rack) < 3 or rack[0] != str(call.rseq) or rack[1] != str(call.invite.cseq.number):
             self.respond(transaction, request, 481, now)
             return
-        call.prack_pending = None
+        self._stop_prack_retransmit(call)
         self.respond(transaction, request, 200, now)
+        if call.answer_deferred:
+            self.answer(call, call.deferred_sdp, now)
 
     # -- REFER (RFC 3515) -----------------------------------------------------------------------------
 
@@ -705,12 +855,17 @@ class CallHandling:
         if not target or call.dialog is None:
             self.respond(transaction, request, 400, now, reason="Bad Request - Missing Refer-To")
             return
-        self.respond(transaction, request, 202, now)
+        # RFC 4488 §4: 'Refer-Sub: false' asks for no implicit subscription; we accept that (norefersub), say so
+        # in the 202 and send no NOTIFY.
+        subscribe = (request.header("Refer-Sub") or "true").strip().lower() != "false"
+        call.refer_subscription = subscribe
+        self.respond(transaction, request, 202, now, headers=() if subscribe else (("Refer-Sub", "false"),))
         self.events.append(TransferRequested(call, target.strip(), request.header("Referred-By")))
 
     def notify_refer(self, call: SipCall, status: int, reason: str, now: float) -> None:
-        """Report the transfer's progress to the transferor (``message/sipfrag``)."""
-        if call.dialog is None:
+        """Report the transfer's progress to the transferor (``message/sipfrag``); nothing when the REFER
+        asked for no subscription (RFC 4488)."""
+        if call.dialog is None or not call.refer_subscription:
             return
         state = "terminated;reason=noresource" if status >= 200 else "active;expires=60"
         request = call.dialog.create_request(
@@ -721,11 +876,16 @@ class CallHandling:
     # -- session timers (RFC 4028) -----------------------------------------------------------------------
 
     def _refresh_session(self, call: SipCall, request: SipRequest, now: float) -> None:
+        """A session refresh request from the peer (re-INVITE or UPDATE): its interval and, when it names
+        one, its refresher (§9: the UAS uses the UAC's choice); then the timer starts again."""
         expires = request.header("Session-Expires")
         if expires is not None:
             value = _leading_int(expires)
             if value:
                 call.session_expires = value
+            refresher = _refresher(expires)
+            if refresher is not None:
+                call.we_refresh = refresher == "uas"  # the peer is the UAC of its own refresh
         if call.session_expires:
             self._arm_session_timer(call, now)
 
@@ -737,7 +897,7 @@ class CallHandling:
         if not value:
             return
         call.session_expires = value
-        call.we_refresh = "refresher=uac" in expires.replace(" ", "").lower()
+        call.we_refresh = _refresher(expires) == "uac"
         self._arm_session_timer(call, now)
 
     def _arm_session_timer(self, call: SipCall, now: float) -> None:
@@ -746,27 +906,101 @@ class CallHandling:
             return
         deadline = now + interval
         call.session_deadline = deadline
+        _cancel(call.session_timer)
         if call.we_refresh:
             def refresh(at: float) -> None:
                 if call.session_deadline == deadline and not call.ended and call.dialog is not None:
-                    self.reinvite(call, call.local_sdp, at)
-            self.timers.call_at(now + interval / 2, refresh)
+                    self._send_reinvite(call, call.local_sdp, at)
+            call.session_timer = self.timers.call_at(now + interval / 2, refresh)
         else:
             def expire(at: float) -> None:
                 if call.session_deadline == deadline and not call.ended:
                     log.warning("session timer expired on %s: ending the call", call.call_id)
                     self._send_bye(call, HangupCause.RECOVERY_ON_TIMER_EXPIRE, at)
                     self._ended(call, HangupCause.RECOVERY_ON_TIMER_EXPIRE)
-            self.timers.call_at(deadline - min(32.0, interval / 3), expire)
+            call.session_timer = self.timers.call_at(deadline - min(32.0, interval / 3), expire)
 
 
 ACCEPT_INFO = "application/dtmf-relay, application/dtmf, application/hook-flash"
+
+
+def _answer_update(offer: bytes, base: bytes | None, previous: bytes | None) -> bytes | None:
+    """Our answer to an UPDATE's offer (RFC 3311 §5.2, RFC 3264 §6.1), None when there is none (488).
+
+    ``base`` is the SDP the driver last gave for this leg: each of its streams answers the offered stream at
+    the same place, keeping our address, port and the formats the offer still lists, with the direction
+    narrowed by the offer's (sendonly -> recvonly, inactive -> inactive); an offered stream we have no
+    counterpart for is rejected with port 0.  ``previous`` (the SDP we sent last) gives the ``o=`` line, its
+    version one up when the body changed (RFC 3264 §8).
+    """
+    if base is None:
+        return None
+    try:
+        theirs = SessionDescription.parse(offer)
+        ours = SessionDescription.parse(base)
+        last = SessionDescription.parse(previous) if previous is not None else None
+    except SdpError:
+        return None
+    media: list[MediaDescription] = []
+    for index, offered in enumerate(theirs.media):
+        mine = ours.media[index] if index < len(ours.media) else None
+        if offered.port == 0 or mine is None or mine.port == 0 or mine.kind != offered.kind \
+                or mine.protocol != offered.protocol:
+            media.append(MediaDescription(kind=offered.kind, port=0, protocol=offered.protocol,
+                                          formats=offered.formats))
+            continue
+        kept = _common_formats(mine, offered)
+        if not any(_is_codec(mine, fmt) for fmt in kept):
+            return None  # nothing to carry the media (telephone-event or comfort noise alone is no answer)
+        wanted = ours.direction_for(mine)
+        their_direction = theirs.direction_for(offered)
+        direction = Direction.from_flags(sends=wanted.sends and their_direction.receives,
+                                         receives=wanted.receives and their_direction.sends)
+        media.append(replace(
+            mine, formats=tuple(kept), direction=direction,
+            rtpmaps=tuple(r for r in mine.rtpmaps if str(r.payload_type) in kept),
+            fmtps=tuple(f for f in mine.fmtps if f.format in kept)))
+    if not any(m.port for m in media):
+        return None
+    answer = replace(ours, media=tuple(media), direction=None, timings=theirs.timings)
+    if last is not None:
+        origin = last.origin
+        if replace(answer, origin=origin) != last:
+            origin = replace(origin, session_version=origin.session_version + 1)
+        answer = replace(answer, origin=origin)
+    return answer.serialize()
+
+
+def _common_formats(mine: MediaDescription, offered: MediaDescription) -> list[str]:
+    """Our formats that the offer lists too: the same static payload type, or a dynamic one the offer maps
+    to the same encoding (RFC 3264 §6.1)."""
+    offered_names = {(r.encoding.lower(), r.clock_rate) for r in offered.rtpmaps
+                     if str(r.payload_type) in offered.formats}
+    kept = []
+    for fmt in mine.formats:
+        if fmt in offered.formats and (not fmt.isdigit() or int(fmt) < 96):
+            kept.append(fmt)
+            continue
+        rtpmap = mine.rtpmap(int(fmt)) if fmt.isdigit() else None
+        if rtpmap is not None and (rtpmap.encoding.lower(), rtpmap.clock_rate) in offered_names:
+            kept.append(fmt)
+    return kept
+
+
+def _is_codec(media: MediaDescription, fmt: str) -> bool:
+    rtpmap = media.rtpmap(int(fmt)) if fmt.isdigit() else None
+    return rtpmap is None or rtpmap.encoding.lower() not in ("telephone-event", "cn")
 
 
 def _allow() -> str:
     from core.sip.endpoint import ALLOW
 
     return ALLOW
+
+
+def _cancel(timer: Timer | None) -> None:
+    if timer is not None:
+        timer.cancel()
 
 
 def _sdp_of(message: SipRequest | SipResponse) -> bytes | None:
@@ -780,6 +1014,14 @@ def _tokens(values: list[str]) -> set[str]:
 def _leading_int(text: str) -> int | None:
     match = re.match(r"\s*(\d+)", text)
     return int(match.group(1)) if match else None
+
+
+def _refresher(session_expires: str | None) -> str | None:
+    """The ``refresher`` parameter of a Session-Expires value (``uac``/``uas``), None when absent."""
+    if not session_expires:
+        return None
+    match = _REFRESHER.search(session_expires)
+    return match.group(1).lower() if match else None
 
 
 def _via_host(host: str) -> str:

@@ -8,6 +8,7 @@ first hop is handled as section 12.2.1.1 says), the local CSeq, and checks incom
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -16,6 +17,14 @@ from core.sip.message import NameAddr, SipRequest, SipResponse, SipUri, new_bran
 
 DialogId = tuple[str, str, str]
 """(Call-ID, local tag, remote tag)."""
+
+Address = tuple[str, int]
+
+# Addresses that are not reachable from outside their own network (RFC 1918, RFC 6598 shared address space,
+# RFC 4193 unique local, link-local, loopback): a Contact there, seen from a peer outside, is behind a NAT.
+_LOCAL_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16", "127.0.0.0/8",
+    "fc00::/7", "fe80::/10", "::1/128"))
 
 
 class DialogState(Enum):
@@ -130,6 +139,30 @@ class Dialog:
             return self.route_set[0].uri
         return self.remote_target
 
+    def next_hop_address(self, fallback: Address) -> Address:
+        """The address this dialog's requests go to (section 12.2.1.1 with section 8.1.2 and RFC 3263 §4.2).
+
+        The URI of :meth:`next_hop` gives it: its ``maddr`` or host, and its port (5060, or 5061 for
+        ``sips``).  ``fallback`` -- the address the dialog's messages come from or went to -- is used instead
+        when that host is a name (the sans-IO core has no resolver) and when it lies in a private network
+        while ``fallback`` does not: a phone behind a NAT, whose Contact cannot be reached but whose source
+        can (what Asterisk's ``rewrite_contact`` and FreeSWITCH's NAT detection do).
+        """
+        uri = self.next_hop()
+        host = (uri.params.get("maddr") or uri.host).strip("[]")
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return fallback
+        try:
+            source = ipaddress.ip_address(fallback[0].strip("[]"))
+        except ValueError:
+            source = None
+        if source is not None and _is_local(address) and not _is_local(source):
+            return fallback
+        port = uri.port or (5061 if uri.scheme == "sips" else 5060)
+        return (host, port)
+
     def create_request(self, method: str, *, cseq: int | None = None, branch: str | None = None,
                        body: bytes = b"", content_type: str | None = None,
                        extra_headers: tuple[tuple[str, str], ...] = ()) -> SipRequest:
@@ -161,6 +194,10 @@ class Dialog:
         if content_type is not None:
             headers.append(("Content-Type", content_type))
         return build_request(method, uri, headers, body)
+
+
+def _is_local(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    return any(address.version == network.version and address in network for network in _LOCAL_NETWORKS)
 
 
 def build_request(method: str, uri: SipUri, headers: list[tuple[str, str]], body: bytes) -> SipRequest:

@@ -10,6 +10,7 @@ transaction layer, digest authentication, the registrar, OPTIONS, and the INVITE
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import time
 from collections import deque
@@ -39,6 +40,7 @@ from core.sip.transaction import (
     ResponseReceived,
     ServerTransaction,
     TransactionLayer,
+    TransactionTerminated,
     TransactionTimedOut,
 )
 from core.sip.transaction_messages import Transport
@@ -188,6 +190,9 @@ class SipEndpoint(CallHandling, RegistrationClient, QualifyClient):
             self.on_cancel(event.transaction, event.cancel, now)
         elif isinstance(event, TransactionTimedOut):
             self._on_timeout(event.transaction, now)
+        elif isinstance(event, TransactionTerminated):
+            self.on_call_transaction_terminated(event.transaction)
+            self.on_registration_transaction_terminated(event.transaction)
 
     def _on_request(self, transaction: ServerTransaction, request: SipRequest, source: Address, transport: Transport,
                     now: float) -> None:
@@ -195,6 +200,10 @@ class SipEndpoint(CallHandling, RegistrationClient, QualifyClient):
         to_tag = request.to.tag
         if to_tag:
             self.on_in_dialog_request(transaction, request, source, transport, now)
+            return
+        if self.tx.merged_with(transaction) is not None:
+            # §8.2.2.2: the same request (From tag, Call-ID, CSeq) reached us again by another path.
+            self.respond(transaction, request, 482, now)
             return
         if method == "INVITE":
             self.on_new_invite(transaction, request, source, transport, now)
@@ -273,18 +282,23 @@ class SipEndpoint(CallHandling, RegistrationClient, QualifyClient):
 
     def _reject(self, request: SipRequest, status: int, reason: str, headers: tuple[tuple[str, str], ...],
                 source: Address, transport: Transport, now: float) -> None:
+        """Answer a request that ``check_request`` refused, within its server transaction so that its
+        retransmissions get the same answer.  When the layer creates none it has dealt with the request
+        itself (a retransmission answered again, a CANCEL, or its own 400 for headers it cannot match on):
+        nothing more is sent, so one request never gets two responses."""
         try:
             events = self.tx.receive(request, source, transport, now)
         except SipParseError:
-            events = []
+            response = make_response(request, status, reason)
+            for name, value in headers:
+                response.add_header(name, value)
+            self.tx.send_stateless(response, source, transport)
+            return
         for event in events:
             if isinstance(event, RequestReceived):
                 self.respond(event.transaction, request, status, now, reason=reason, headers=headers)
-                return
-        response = make_response(request, status, reason)
-        for name, value in headers:
-            response.add_header(name, value)
-        self.tx.send_stateless(response, source, transport)
+            else:
+                self._dispatch(event, now)
 
     def _reply_unparsable(self, data: bytes, reason: str, source: Address, transport: Transport) -> None:
         """A 400 for a request too broken to parse, from its raw header lines (when they allow it)."""
@@ -307,7 +321,17 @@ class SipEndpoint(CallHandling, RegistrationClient, QualifyClient):
         if header is None:
             self._challenge(transaction, request, now, stale=False)
             return None
-        result = self.challenger.verify(request.method, header, self._password_of, now)
+        # host_only_uri: SIPp's default digest uri is sip:host:port (see DigestChallenger.verify).
+        result = self.challenger.verify(request.method, header, self._password_of, now,
+                                        request_uri=str(request.uri), host_only_uri=True)
+        if result.uri_mismatch:
+            # RFC 7616 §3.4.6: credentials made for another Request-URI (a toll-fraud replay) are a 400; the
+            # source is counted towards a ban like any failure.  Nothing here tells a user from another.
+            log.warning("credentials for another Request-URI from %s:%d (%s)", source[0], source[1],
+                        result.reason)
+            self.bans.record_failure(source[0], now)
+            self.respond(transaction, request, 400, now, reason="Bad Request - Credentials Do Not Match The URI")
+            return None
         if result.ok and result.username in self.users:
             user = self.users[result.username]
             acl = self.user_acls.get(user.name)
@@ -374,10 +398,19 @@ _NEEDED = {b"via": b"Via", b"v": b"Via", b"from": b"From", b"f": b"From", b"to":
            b"call-id": b"Call-ID", b"i": b"Call-ID", b"cseq": b"CSeq"}
 
 
+_UNSAFE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+"""Control characters (HTAB apart) that a header value we copy back may not carry (RFC 3261 §25.1 TEXT-UTF8)."""
+
+
 def raw_bad_request(data: bytes, reason: str) -> bytes | None:
-    """``400 <reason>`` built from the raw header lines of an unparsable request (None if impossible)."""
+    """``400 <reason>`` built from the raw header lines of an unparsable request (None if impossible).
+
+    Only Via, From, To, Call-ID and CSeq are copied (§8.2.6.2), each value whole and free of control
+    characters: a value with a bare CR, LF, NUL or another control character is left out rather than
+    reflected, so the 400 parses and carries none of the sender's injected text."""
     head = data.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
-    lines = head.replace(b"\r\n", b"\n").split(b"\n")[1:]
+    # A bare CR or LF ends a line too: nothing after one can ride along inside a value we copy.
+    lines = head.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")[1:]
     unfolded: list[bytes] = []
     for line in lines:
         if line[:1] in (b" ", b"\t") and unfolded:
@@ -388,11 +421,12 @@ def raw_bad_request(data: bytes, reason: str) -> bytes | None:
     for line in unfolded:
         name, sep, value = line.partition(b":")
         canonical = _NEEDED.get(name.strip().lower())
-        if sep and canonical is not None and value.strip():
-            found.setdefault(canonical, []).append(value.strip())
+        value = value.strip()
+        if sep and canonical is not None and value and _UNSAFE.search(value) is None:
+            found.setdefault(canonical, []).append(value)
     if not found.get(b"Via") or not found.get(b"CSeq"):
         return None
-    safe_reason = reason.replace("\r", " ").replace("\n", " ")[:100] or "Bad Request"
+    safe_reason = re.sub(r"[\x00-\x1f\x7f]", " ", reason)[:100] or "Bad Request"
     out = [f"SIP/2.0 400 {safe_reason}".encode()]
     for name in (b"Via", b"From", b"To", b"Call-ID", b"CSeq"):
         for value in found.get(name, [])[: 1 if name != b"Via" else None]:

@@ -1,20 +1,23 @@
-"""Outbound registrations to trunks and OPTIONS keep-alives (qualify): a mixin of the SIP endpoint.
+"""Outbound registrations to trunks: a mixin of the SIP endpoint.
 
 Each trunk with ``register = true`` keeps a registration: REGISTER to its first server, answering one
 401/407 challenge per request with the trunk's credentials, refreshed before it expires (at 90 % of the
-granted time, at least 5 s early), retried after a failure, and moved to the next server when one does not
-answer.  ``sip show registry`` reads :attr:`RegistrationClient.registrations`.
+time granted to *our* Contact, at least 5 s early; RFC 3261 §10.2.4), retried after a failure with a
+back-off (RFC 5626 §4.5: 30 s, then doubling up to 30 min with jitter; a 503's Retry-After is honoured),
+and moved to the next server when one does not answer.  ``sip show registry`` reads
+:attr:`RegistrationClient.registrations`.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from core.sip.dialog import build_request
-from core.sip.message import SipResponse, SipUri
+from core.sip.message import SipParseError, SipResponse, SipUri
 from core.sip.session import TrunkRegistrationChanged
 from core.sip.transaction_messages import Transport
 
@@ -29,7 +32,28 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("centralita.sip")
 
+FAILOVER_DELAY = 5.0
+"""Seconds before a registration that got no answer tries the trunk's next server."""
 RETRY_AFTER_FAILURE = 30.0
+"""Seconds before the first retry of a refused registration: RFC 5626 §4.5's base-time when all flows failed."""
+MAX_RETRY_WAIT = 1800.0
+"""RFC 5626 §4.5 max-time: the longest wait between two attempts (30 min)."""
+MAX_RETRY_AFTER = 86400.0
+"""The longest Retry-After (seconds) we wait for; a larger one is read as this."""
+_jitter = random.Random()
+
+
+def retry_delay(failures: int, rng: random.Random = _jitter) -> float:
+    """Seconds to wait after the ``failures``-th consecutive failure (RFC 5626 §4.5).
+
+    wait-time = min(max-time, base-time * 2**failures) and the wait is a random point between 50 % and
+    100 % of it; the first retry takes the low end, exactly :data:`RETRY_AFTER_FAILURE` (30 s), and the
+    ranges of consecutive failures do not overlap, so the waits never shrink.
+    """
+    if failures <= 1:
+        return RETRY_AFTER_FAILURE
+    wait = min(MAX_RETRY_WAIT, RETRY_AFTER_FAILURE * 2.0 ** failures)
+    return rng.uniform(wait / 2, wait)
 
 
 @dataclass
@@ -48,6 +72,8 @@ class Registration:
     transaction: object = None
     detail: str = ""
     stopping: bool = False
+    failures: int = 0                # consecutive refusals or timeouts, for the back-off
+    contact: str = ""                # the Contact we register, to find its expires in the 200
 
     @property
     def server(self) -> tuple[str, int]:
@@ -97,6 +123,7 @@ class RegistrationClient:
         domain = trunk.from_domain or host
         user = trunk.username or trunk.name
         registration.cseq += 1
+        registration.contact = self.local_contact(user, trunk.transport, line=self.line_of.get(trunk.name, ""))
         headers: list[tuple[str, str]] = [
             ("Via", self._via(trunk.transport)),
             ("Max-Forwards", "70"),
@@ -104,7 +131,7 @@ class RegistrationClient:
             ("To", f"<sip:{user}@{domain}>"),
             ("Call-ID", registration.call_id),
             ("CSeq", f"{registration.cseq} REGISTER"),
-            ("Contact", self.local_contact(user, trunk.transport, line=self.line_of.get(trunk.name, ""))),
+            ("Contact", registration.contact),
             ("Expires", str(expires)),
             ("User-Agent", self.settings.user_agent),
         ]
@@ -146,8 +173,9 @@ class RegistrationClient:
             if registration.stopping:
                 registration.state = "Unregistered"
                 return True
-            granted = _granted_expiry(response, trunk.expiry)
+            granted = _granted_expiry(response, registration.contact, trunk.expiry)
             registration.granted = granted
+            registration.failures = 0
             registration.registered_at = self.wallclock()
             changed = registration.state != "Registered"
             registration.state = "Registered"
@@ -160,11 +188,20 @@ class RegistrationClient:
         else:
             registration.state = "Rejected" if response.status in (401, 403, 404) else "Failed"
             registration.detail = f"{response.status} {response.reason}"
-            log.warning("trunk %s registration refused by %s:%d: %s", trunk.name, *registration.server,
-                        registration.detail)
+            registration.failures += 1
+            delay = retry_delay(registration.failures)
+            retry_after = _retry_after(response) if response.status == 503 else None
+            if retry_after is not None:
+                delay = retry_after  # RFC 3261 §21.5.4: not before the server says
+            log.warning("trunk %s registration refused by %s:%d: %s; retrying in %.0f s", trunk.name,
+                        *registration.server, registration.detail, delay)
             self.events.append(TrunkRegistrationChanged(trunk.name, registration.state, registration.detail))
-            self.timers.call_at(now + RETRY_AFTER_FAILURE, lambda at: self._refresh(registration, at))
+            self.timers.call_at(now + delay, lambda at: self._refresh(registration, at))
         return True
+
+    def on_registration_transaction_terminated(self, transaction: object) -> None:
+        """The transaction layer forgot ``transaction``: so does the registration that sent it."""
+        self._by_transaction.pop(id(transaction), None)
 
     def _refresh(self, registration: Registration, now: float) -> None:
         if not registration.stopping:
@@ -181,17 +218,45 @@ class RegistrationClient:
         log.warning("trunk %s: %s", registration.trunk.name, registration.detail)
         registration.server_index += 1
         registration.auth_tried = False
+        registration.failures += 1
         self.events.append(TrunkRegistrationChanged(registration.trunk.name, "Unreachable", registration.detail))
         if not registration.stopping:
-            self.timers.call_at(now + 5.0, lambda at: self._refresh(registration, at))
+            # The next server of the list is tried soon; once every one failed, back off (RFC 5626 §4.5).
+            servers = len(registration.trunk.servers)
+            failures = registration.failures
+            delay = FAILOVER_DELAY if failures < servers else retry_delay(failures - servers + 1)
+            self.timers.call_at(now + delay, lambda at: self._refresh(registration, at))
         return True
 
 
-def _granted_expiry(response: SipResponse, asked: int) -> int:
+def _granted_expiry(response: SipResponse, ours: str, asked: int) -> int:
+    """Section 10.2.4: the expires the 200 gives the Contact we registered (the others are other devices'
+    bindings of the same AOR), else its Expires header, else what we asked for.  A 200 that lists no
+    Contact equivalent to ours (a registrar that rewrote it) gets the shortest interval it lists, so the
+    binding is refreshed early rather than left to lapse."""
+    try:
+        mine = SipUri.parse(ours.strip().strip("<>"))
+    except SipParseError:
+        mine = None
+    listed: list[int] = []
     for contact in response.contacts:
         value = contact.params.get("expires")
-        if value and value.isdigit():
-            return int(value)
+        seconds = int(value) if value and value.isdigit() else response.expires
+        if mine is not None and contact.uri.equivalent(mine):
+            return seconds if seconds is not None else asked
+        if seconds is not None:
+            listed.append(seconds)
+    if listed:
+        return min(listed)
     if response.expires is not None:
         return response.expires
     return asked
+
+
+def _retry_after(response: SipResponse) -> float | None:
+    """The seconds of a Retry-After header (RFC 3261 §20.33), comment and parameters ignored."""
+    value = (response.header("Retry-After") or "").strip()
+    digits = value.split(None, 1)[0].split(";", 1)[0] if value else ""
+    if not digits.isdigit():
+        return None
+    return min(float(digits), MAX_RETRY_AFTER)

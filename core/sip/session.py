@@ -20,6 +20,7 @@ from core.sip.transaction_messages import Transport
 if TYPE_CHECKING:
     from core.sip.dialog import Dialog
     from core.sip.message import SipRequest, SipResponse
+    from core.sip.timers import Timer
     from core.sip.transaction import ClientTransaction, ServerTransaction
 
 Address = tuple[str, int]
@@ -61,13 +62,15 @@ class SipCall:
     context: str = ""
     caller: CallerId = field(default_factory=CallerId)
     dnid: str = ""
+    session_sdp: bytes | None = None            # the SDP the driver last gave; UPDATE answers start from it
     # UAS: 2xx retransmission until the ACK (section 13.3.1.4)
     final_response: SipResponse | None = None
-    retransmit_at: float | None = None
     retransmit_interval: float = 0.5
     ack_deadline: float | None = None
-    # UAC: hang-up requested before any provisional: CANCEL as soon as one arrives
-    cancel_pending: bool = False
+    retransmit_timer: Timer | None = None
+    # UAS: hang-up requested while our 2xx waits for its ACK: the BYE goes after it (section 15)
+    bye_pending: HangupCause | None = None
+    # UAC: the cause our CANCEL carries
     cancel_cause: HangupCause = HangupCause.NORMAL_CLEARING
     auth_attempts: int = 0
     # re-INVITE waiting for the other side's answer (B2BUA pass-through)
@@ -78,13 +81,18 @@ class SipCall:
     session_expires: int | None = None
     we_refresh: bool = False
     session_deadline: float | None = None
-    refresh_at: float | None = None
+    session_timer: Timer | None = None
     # reliable provisionals (RFC 3262)
     rseq: int = 0
     prack_pending: SipResponse | None = None
-    prack_retransmit_at: float | None = None
     prack_interval: float = 0.5
     prack_deadline: float | None = None
+    prack_timer: Timer | None = None
+    answer_deferred: bool = False               # UAS: our 2xx waits for the PRACK of a provisional with SDP
+    deferred_sdp: bytes | None = None
+    rseq_received: dict[str, int] = field(default_factory=dict)   # UAC: last in-order RSeq per early dialog
+    # REFER (RFC 3515, RFC 4488): False when the transferor asked for no implicit subscription
+    refer_subscription: bool = True
     ended: bool = False
     heard_from_peer: bool = False               # UAC: any response arrived (even 100 Trying)
     channel: object = None                      # the PBX channel the driver attached
@@ -167,6 +175,20 @@ class ReinviteReceived(SipEvent):
 
     call: SipCall
     sdp: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateReceived(SipEvent):
+    """An UPDATE with a new offer (RFC 3311 §5.2) that the endpoint already answered with ``answer``.
+
+    UPDATE is a non-INVITE request and is answered at once, from the SDP the driver last gave for this leg
+    with each stream's direction narrowed as RFC 3264 §6.1 requires (a sendonly hold offer gets recvonly).
+    ``call.remote_sdp`` is already ``sdp``: the driver applies it (new media address, hold or unhold).
+    """
+
+    call: SipCall
+    sdp: bytes
+    answer: bytes
 
 
 @dataclass(frozen=True, slots=True)

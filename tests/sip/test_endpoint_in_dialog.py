@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import pytest
 
-from core.sip.sdp import SessionDescription
+from core.sip.sdp import Direction, SessionDescription
 from core.sip.session import (
     DtmfReceived,
     FlashReceived,
     ReinviteAnswered,
     ReinviteReceived,
     TransferRequested,
+    UpdateReceived,
 )
 from tests.sip.endpoint_harness import (
     ANSWER,
@@ -47,7 +48,7 @@ def alice(harness: Harness) -> Phone:
 def test_a_reinvite_is_passed_to_the_driver_and_answered_with_its_sdp(harness: Harness, alice: Phone,
                                                                       direction: str) -> None:
     call, sip_call = answered_call(harness, alice)
-    harness.advance(10.0)  # past the initial 2xx's last retransmission slot (see the glare-free xfail below)
+    harness.advance(10.0)  # past the initial 2xx's retransmission slots (see the test right below)
     hold = sdp_with_direction(OFFER, direction)
     reinvite = call.make_invite(hold)
     assert reinvite.to.tag == call.remote_tag
@@ -71,9 +72,6 @@ def test_a_reinvite_is_passed_to_the_driver_and_answered_with_its_sdp(harness: H
     assert harness.events() == []
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a re-INVITE answered while the initial 2xx's retransmission timer is "
-                   "still armed revives that timer: the new 2xx goes out on two timer chains (0.5, 0.5, 1.5, 2.5, "
-                   "5.5 s ... instead of 0.5, 1.5, 3.5 s), RFC 3261 §13.3.1.4")
 def test_a_reinvite_right_after_the_answer_is_retransmitted_once_per_slot(harness: Harness, alice: Phone) -> None:
     call, sip_call = answered_call(harness, alice)
     call.send(call.make_invite(sdp_with_direction(OFFER, "sendonly")))
@@ -179,9 +177,6 @@ def test_our_reinvite_answered_408_or_481_ends_the_dialog(harness: Harness, alic
     assert [type(e).__name__ for e in events] == ["ReinviteAnswered", "CallEnded"]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: our re-INVITE that gets no answer (Timer B) is forgotten: no event, no "
-                   "BYE, and reinvite_transaction stays set so every later re-INVITE either way is 491/refused; "
-                   "RFC 3261 §14.1: a timed-out re-INVITE terminates the dialog")
 def test_our_reinvite_that_times_out_ends_the_dialog(harness: Harness, alice: Phone) -> None:
     call, sip_call = answered_call(harness, alice)
     harness.endpoint.reinvite(sip_call, ANSWER, harness.now)
@@ -209,9 +204,6 @@ def test_update_with_an_offer_gets_an_answer(harness: Harness, alice: Phone) -> 
     SessionDescription.parse(ok.response.body)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: an UPDATE offer (RFC 3311 §5.2) is answered with the previous local "
-                   "SDP, unchanged: a sendonly (hold) offer gets a sendrecv answer (RFC 3264 §6.1 requires "
-                   "recvonly/inactive) and the new offer is neither stored nor passed to the driver")
 def test_update_putting_the_call_on_hold_is_answered_recvonly(harness: Harness, alice: Phone) -> None:
     call, sip_call = answered_call(harness, alice)
     hold = sdp_with_direction(OFFER, "sendonly")
@@ -344,11 +336,90 @@ def test_notify_reports_the_transfer_with_sipfrag(harness: Harness, alice: Phone
     assert not sip_call.ended
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the endpoint advertises 'norefersub' but a REFER with Refer-Sub: false "
-                   "gets a 202 without 'Refer-Sub: false' (RFC 4488 §4 MUST), so the transferor expects NOTIFYs")
 def test_refer_without_subscription_is_acknowledged_as_such(harness: Harness, alice: Phone) -> None:
     call, _sip_call = answered_call(harness, alice)
     (accepted,) = call.send(call.make_request("REFER", headers=["Refer-To: <sip:1003@192.0.2.1>",
                                                                    "Refer-Sub: false", "Supported: norefersub"]))
     assert accepted.status == 202
     assert (accepted.response.header("Refer-Sub") or "").lower() == "false"
+
+
+def test_an_update_offer_is_reported_with_its_answer_and_unhold_restores_sendrecv(harness: Harness,
+                                                                                  alice: Phone) -> None:
+    """RFC 3311 §5.2 answered at once; RFC 3264 §8: the o= version goes up by one for each changed answer."""
+    call, sip_call = answered_call(harness, alice)
+    hold = sdp_with_direction(OFFER, "inactive")
+    (held,) = call.send(call.make_request("UPDATE", body=hold, content_type="application/sdp"))
+    (event,) = harness.events()
+    assert isinstance(event, UpdateReceived) and event.call is sip_call
+    assert event.sdp == hold and event.answer == held.response.body
+    answer = SessionDescription.parse(held.response.body)
+    original = SessionDescription.parse(ANSWER)
+    assert answer.direction_for(answer.media[0]) is Direction.INACTIVE
+    assert (answer.media[0].port, answer.media[0].formats) == (original.media[0].port, original.media[0].formats)
+    assert answer.origin.session_id == original.origin.session_id
+    assert answer.origin.session_version == original.origin.session_version + 1
+    (resumed,) = call.send(call.make_request("UPDATE", body=OFFER, content_type="application/sdp"))
+    again = SessionDescription.parse(resumed.response.body)
+    assert again.direction_for(again.media[0]) is Direction.SENDRECV
+    assert again.origin.session_version == original.origin.session_version + 2
+    assert sip_call.remote_sdp == OFFER and sip_call.local_sdp == resumed.response.body
+
+
+def test_an_update_offer_gets_its_new_stream_rejected_in_place(harness: Harness, alice: Phone) -> None:
+    """RFC 3264 §6: one m-line in the answer per m-line of the offer; a stream we cannot take has port 0."""
+    call, _sip_call = answered_call(harness, alice)
+    offer = OFFER.replace(b"RTP/AVP 0 8 101", b"RTP/AVP 0 101") + b"m=video 49180 RTP/AVP 96\r\n" \
+        b"a=rtpmap:96 H264/90000\r\n"
+    (ok,) = call.send(call.make_request("UPDATE", body=offer, content_type="application/sdp"))
+    answer = SessionDescription.parse(ok.response.body)
+    assert [(m.kind, m.port == 0) for m in answer.media] == [("audio", False), ("video", True)]
+    assert answer.media[0].formats == ("0", "101")
+
+
+def test_an_update_offer_without_our_codec_is_488(harness: Harness, alice: Phone) -> None:
+    """Our answer carried PCMU only; an offer of PCMA (and telephone-event) leaves no common codec."""
+    call, sip_call = answered_call(harness, alice)
+    offer = OFFER.replace(b"RTP/AVP 0 8 101", b"RTP/AVP 8 101").replace(b"a=rtpmap:0 PCMU/8000\r\n", b"")
+    (refused,) = call.send(call.make_request("UPDATE", body=offer, content_type="application/sdp"))
+    assert refused.status == 488 and harness.events() == [] and sip_call.remote_sdp != offer
+
+
+def test_an_update_offer_without_any_sdp_of_ours_is_488(harness: Harness, alice: Phone) -> None:
+    call, sip_call = answered_call(harness, alice)
+    sip_call.session_sdp = sip_call.local_sdp = None
+    (refused,) = call.send(call.make_request("UPDATE", body=OFFER, content_type="application/sdp"))
+    assert refused.status == 488 and harness.events() == []
+
+
+def test_an_update_offer_crossing_our_reinvite_is_491(harness: Harness, alice: Phone) -> None:
+    """RFC 3311 §5.2: an offer received while ours is outstanding is 491."""
+    call, sip_call = answered_call(harness, alice)
+    assert harness.endpoint.reinvite(sip_call, ANSWER, harness.now)
+    harness.drain()
+    sent = call.send(call.make_request("UPDATE", body=OFFER, content_type="application/sdp"))
+    assert statuses(sent) == [491] and harness.events() == []
+
+
+def test_an_update_offer_while_their_reinvite_waits_for_our_answer_is_500_with_retry_after(
+        harness: Harness, alice: Phone) -> None:
+    """RFC 3311 §5.2: 500 with a Retry-After between 0 and 10 s."""
+    call, _sip_call = answered_call(harness, alice)
+    call.send(call.make_invite(sdp_with_direction(OFFER, "sendonly")))
+    harness.events()
+    (refused,) = call.send(call.make_request("UPDATE", body=OFFER, content_type="application/sdp"))
+    assert refused.status == 500 and 0 <= int(refused.response.header("Retry-After") or "-1") <= 10
+
+
+def test_no_notify_follows_a_refer_without_subscription(harness: Harness, alice: Phone) -> None:
+    """RFC 4488 §4: with Refer-Sub: false accepted there is no subscription to report on."""
+    call, sip_call = answered_call(harness, alice)
+    call.send(call.make_request("REFER", headers=["Refer-To: <sip:1003@192.0.2.1>", "Refer-Sub: false"]))
+    harness.events()
+    harness.endpoint.notify_refer(sip_call, 200, "OK", harness.now)
+    assert harness.drain() == []
+    # A later REFER that wants the subscription gets its NOTIFYs again.
+    (accepted,) = call.send(call.make_request("REFER", headers=["Refer-To: <sip:1003@192.0.2.1>"]))
+    assert accepted.status == 202 and accepted.response.header("Refer-Sub") is None
+    harness.endpoint.notify_refer(sip_call, 200, "OK", harness.now)
+    assert methods(harness.drain()) == ["NOTIFY"]

@@ -206,9 +206,6 @@ def test_the_callee_side_forgets_a_finished_call() -> None:
     assert b.endpoint.live_calls == {} and b.endpoint.calls == {} and b.endpoint.by_client == {}
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: by_client keeps the INVITE client transaction of every answered "
-                   "outgoing call, and of every re-INVITE we send (_reinvite_response compares transaction ids with "
-                   "id(response)), so each finished UAC call stays in memory for ever")
 @pytest.mark.parametrize("reinvite", [False, True])
 def test_the_caller_side_forgets_a_finished_call(reinvite: bool) -> None:
     a, _b, ours, _theirs = _finished_call(reinvite=reinvite)

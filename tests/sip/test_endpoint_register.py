@@ -206,8 +206,6 @@ def test_the_registration_is_refreshed_before_it_expires(trunk_harness: Harness)
     assert again.at - refresh.at == pytest.approx(54.0)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the refresh time is taken from the first Contact of the 200, which may "
-                   "be another device's binding; RFC 3261 §10.2.4: the UA uses the expires of the contact it created")
 def test_the_refresh_follows_our_own_contacts_expiry(trunk_harness: Harness) -> None:
     harness = trunk_harness
     server = registrar(harness)
@@ -234,8 +232,6 @@ def test_a_refusal_is_reported_and_retried(trunk_harness: Harness) -> None:
     assert registration.state == "Registered" and registration.detail == ""
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: after a refusal the trunk re-registers every 30 s forever; no back-off "
-                   "between consecutive failures (RFC 5626 §4.5 gives the usual doubling wait, capped)")
 def test_consecutive_failures_back_off(trunk_harness: Harness) -> None:
     harness = trunk_harness
     server = registrar(harness)
@@ -294,3 +290,83 @@ async def test_sip_show_registry_prints_the_state(trunk_harness: Harness) -> Non
     shown = (await service.registry.execute("sip show registry")).output.splitlines()
     assert shown[0].split()[:3] == ["Host", "dnsmgr", "Username"]
     assert shown[1].split()[:5] == [f"{ITSP_A[0]}:{ITSP_A[1]}", "N", "acct", "600", "Registered"]
+
+
+def test_a_503_with_retry_after_is_retried_when_the_server_says(trunk_harness: Harness) -> None:
+    """RFC 3261 §21.5.4 / §20.33: not before the Retry-After of a 503, whatever the back-off would be."""
+    harness = trunk_harness
+    server = registrar(harness)
+    harness.endpoint.start_registrations(harness.now)
+    (sent,) = harness.drain()
+    refused_at = harness.now
+    server.send(server.make_response(sent.request, 503, to_tag="r", contact=False,
+                                     headers=["Retry-After: 120 (maintenance);duration=60"]))
+    retry = harness.next_request("REGISTER", 3600.0)
+    assert retry.at - refused_at == pytest.approx(120.0)
+
+
+def test_the_back_off_doubles_with_jitter_up_to_30_minutes_and_resets_on_success(trunk_harness: Harness) -> None:
+    """RFC 5626 §4.5 with base-time 30 s and max-time 1800 s: each wait is 50-100 % of min(1800, 30 * 2**n)."""
+    harness = trunk_harness
+    server = registrar(harness)
+    harness.endpoint.start_registrations(harness.now)
+    (sent,) = harness.drain()
+    waits = []
+    for _ in range(9):
+        refused_at = harness.now
+        server.send(server.make_response(sent.request, 403, to_tag="r", contact=False))
+        sent = harness.next_request("REGISTER", 7200.0)
+        waits.append(sent.at - refused_at)
+    assert waits[0] == pytest.approx(30.0)
+    for failures, wait in enumerate(waits[1:], start=2):
+        ceiling = min(1800.0, 30.0 * 2 ** failures)
+        assert ceiling / 2 <= wait <= ceiling, (failures, wait)
+    assert max(waits) <= 1800.0
+    register_once(harness, server, expires=600, sent=sent)
+    assert harness.endpoint.registrations["itsp"].state == "Registered"
+    refresh = harness.next_request("REGISTER", 600.0)
+    refused_at = harness.now
+    server.send(server.make_response(refresh.request, 403, to_tag="r", contact=False))
+    assert harness.next_request("REGISTER", 3600.0).at - refused_at == pytest.approx(30.0)
+
+
+def test_a_lone_server_that_does_not_answer_is_retried_with_the_back_off() -> None:
+    trunk = SipTrunkSettings(name="itsp", servers=(ITSP_A,), username="acct", secret="trunkpw", register=True)
+    harness = Harness(trunks=(trunk,))
+    harness.endpoint.start_registrations(harness.now)
+    (first_register,) = harness.drain()
+
+    def next_new_register(after: Sent) -> Sent:  # skipping Timer E's retransmissions of ``after``
+        while True:
+            sent = harness.next_request("REGISTER", 3600.0)
+            if sent.request.cseq.number != after.request.cseq.number:
+                return sent
+
+    retry = next_new_register(first_register)
+    assert retry.at - first_register.at == pytest.approx(32.0 + 30.0)  # Timer F, then the first back-off step
+    second = next_new_register(retry)
+    assert 32.0 + 60.0 <= second.at - retry.at <= 32.0 + 120.0
+
+
+def test_the_refresh_ignores_an_expires_header_when_our_contact_has_its_own(trunk_harness: Harness) -> None:
+    harness = trunk_harness
+    server = registrar(harness)
+    harness.endpoint.start_registrations(harness.now)
+    sent = first(harness.drain(), "REGISTER")
+    ours = str(sent.request.contacts[0].uri)
+    server.send(server.make_response(sent.request, 200, to_tag="r", contact=False,
+                                     headers=["Expires: 3600", "Contact: <sip:acct@203.0.113.9:5060>;expires=30",
+                                              f"Contact: <{ours}>;expires=120"]))
+    assert harness.endpoint.registrations["itsp"].granted == 120
+
+
+def test_a_200_that_rewrote_our_contact_gets_its_shortest_interval(trunk_harness: Harness) -> None:
+    """A registrar behind which our Contact shows its public address: refresh early rather than lapse."""
+    harness = trunk_harness
+    server = registrar(harness)
+    harness.endpoint.start_registrations(harness.now)
+    sent = first(harness.drain(), "REGISTER")
+    server.send(server.make_response(sent.request, 200, to_tag="r", contact=False,
+                                     headers=["Contact: <sip:acct@203.0.113.50:61000>;expires=300",
+                                              "Contact: <sip:acct@203.0.113.9:5060>;expires=3000"]))
+    assert harness.endpoint.registrations["itsp"].granted == 300

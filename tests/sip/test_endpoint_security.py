@@ -75,9 +75,6 @@ def test_register_unknown_user_and_wrong_password_get_the_same_answer(harness: H
     assert answers[0] == answers[1] and answers[0][0] == 401
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: digest credentials are not checked against the Request-URI: an INVITE "
-                   "whose credentials were computed for sip:1002@... is accepted for sip:19005550100@... (RFC 7616 "
-                   "§3.4.6: the server MUST check the uri parameter against the Request-Line, else 400)")
 def test_credentials_are_bound_to_the_request_uri(harness: Harness, alice: Phone) -> None:
     call = alice.new_call("1002")
     (challenge,) = call.send(call.make_invite())
@@ -218,3 +215,40 @@ def test_responses_are_not_rate_limited() -> None:
     for invite in invites:
         itsp.send(itsp.make_response(invite, 180, to_tag="t"))
     assert [type(e).__name__ for e in harness.events()] == ["CallProgress"] * 3
+
+
+@pytest.mark.parametrize("uri", [
+    f"sip:%31002@{GATEWAY[0]}",          # the same URI with an escaped user (§19.1.4: compared unescaped)
+    f"SIP:1002@{GATEWAY[0]}",            # scheme case
+    f"sip:{GATEWAY[0]}",                 # SIPp's default digest uri: host and port only, no one's number
+])
+def test_credentials_for_an_equivalent_uri_are_accepted(harness: Harness, alice: Phone, uri: str) -> None:
+    call = alice.new_call("1002")
+    (challenge,) = call.send(call.make_invite())
+    call.send(call.make_ack(challenge.response))
+    credentials = authorization(pick_challenge(challenge.response), method="INVITE", uri=uri,
+                                username="1001", password="secret-1001")
+    call.send(call.make_invite(authorization=credentials))
+    assert [type(e).__name__ for e in harness.events()] == ["IncomingCall"]
+
+
+@pytest.mark.parametrize("uri", [
+    f"sip:1002@{GATEWAY[0]}:5070",       # another port
+    "sip:1002@198.51.100.1",             # another host
+    "sip:198.51.100.1",                  # host-only, but another host
+    f"sip:1002@{GATEWAY[0]};user=phone",  # a parameter only one side has (§19.1.4: user= must match)
+])
+def test_credentials_for_another_uri_are_400_and_count_towards_a_ban(uri: str) -> None:
+    harness = Harness(auth_failures_before_ban=2)
+    alice = Phone(harness, "1001")
+    finals = []
+    for _ in range(2):
+        call = alice.new_call("1002")
+        (challenge,) = call.send(call.make_invite())
+        call.send(call.make_ack(challenge.response))
+        credentials = authorization(pick_challenge(challenge.response), method="INVITE", uri=uri,
+                                    username="1001", password="secret-1001")
+        finals.append(final_response(call.send(call.make_invite(authorization=credentials))).status)
+    assert finals == [400, 400]
+    assert harness.events() == []
+    assert harness.endpoint.bans.is_banned(alice.address[0], harness.now)

@@ -55,8 +55,6 @@ def test_the_2xx_states_the_interval_and_the_refresher(harness: Harness, alice: 
     assert response.header("Require") == require
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the UAC's refresher=uas is overridden with refresher=uac; RFC 4028 §9: "
-                   "when the UAC supports timer and names the refresher, the UAS MUST use that value")
 def test_the_uacs_choice_of_refresher_is_kept(harness: Harness, alice: Phone) -> None:
     answered_call(harness, alice, headers=["Session-Expires: 1800;refresher=uas", "Supported: timer"])
     assert two_hundred(harness).header("Session-Expires") == "1800;refresher=uas"
@@ -145,9 +143,6 @@ def test_as_refresher_we_reinvite_at_half_the_interval(harness: Harness, alice: 
     assert not sip_call.ended
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: our refresh re-INVITE has neither 'Supported: timer' nor "
-                   "Session-Expires (RFC 4028 §7.1: Supported: timer in every request; §7.4: the refresh states "
-                   "the interval), so an RFC 4028 peer turns the session timer off")
 def test_our_refresh_states_the_session_timer(harness: Harness, alice: Phone) -> None:
     _call, _sip_call = answered_call(harness, alice, headers=["Session-Expires: 600"])
     refresh = first(alice.advance(300.0), "INVITE")
@@ -156,9 +151,6 @@ def test_our_refresh_states_the_session_timer(harness: Harness, alice: Phone) ->
     assert (request.header("Session-Expires") or "").replace(" ", "").startswith("600;refresher=uac")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: when our re-INVITE (here a session refresh) times out nothing "
-                   "happens: no BYE, no event, and reinvite_transaction is never cleared so every later "
-                   "re-INVITE in the dialog is refused 491; RFC 3261 §14.1 and RFC 4028 §10 end the dialog")
 def test_a_refresh_that_times_out_ends_the_call(harness: Harness, alice: Phone) -> None:
     answered_call(harness, alice, headers=["Session-Expires: 600"])
     first(alice.advance(300.0), "INVITE")
@@ -211,3 +203,26 @@ def test_the_2xx_to_our_invite_decides_who_refreshes(refresher: str, we_refresh:
         assert bye.at - answered_at == pytest.approx(120 - 32)
         (ended,) = harness.events()
         assert isinstance(ended, CallEnded) and ended.call is call
+
+
+def test_a_refresh_that_names_us_refresher_makes_us_refresh(harness: Harness, alice: Phone) -> None:
+    """§9: the UAS of a refresh uses the refresher the UAC names; from then on we send the refreshes."""
+    call, _sip_call = answered_call(harness, alice, headers=["Session-Expires: 600", "Supported: timer"])
+    assert two_hundred(harness).header("Session-Expires") == "600;refresher=uac"
+    alice.advance(100.0)
+    (ok,) = call.send(call.make_request("UPDATE", headers=["Session-Expires: 600;refresher=uas", "Supported: timer"]))
+    assert ok.response.header("Session-Expires") == "600;refresher=uas"
+    updated_at = harness.now
+    refresh = first(alice.advance(301.0), "INVITE")
+    assert refresh.at - updated_at == pytest.approx(300.0)
+    assert (refresh.request.header("Session-Expires") or "").replace(" ", "") == "600;refresher=uac"
+    assert [s for s in alice.advance(1.0) if s.method == "BYE"] == []
+
+
+def test_a_reinvite_of_ours_during_a_session_timer_states_it(harness: Harness, alice: Phone) -> None:
+    """RFC 4028 §7.4: any re-INVITE we send refreshes the session and says who refreshes (here: the phone)."""
+    _call, sip_call = answered_call(harness, alice, headers=["Session-Expires: 1800", "Supported: timer"])
+    assert harness.endpoint.reinvite(sip_call, ANSWER, harness.now)
+    (sent,) = harness.drain()
+    assert sent.request.header("Session-Expires") == "1800;refresher=uas"
+    assert "timer" in (sent.request.header("Supported") or "")

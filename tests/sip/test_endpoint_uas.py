@@ -128,8 +128,6 @@ def test_no_ack_within_64_t1_ends_the_call_with_a_bye(harness: Harness, alice: P
     assert harness.endpoint.live_calls == {}
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the BYE for a 2xx never ACKed waits for the next "
-                   "retransmission slot after 64*T1 (35.5 s instead of 32 s with T1=0.5), RFC 3261 §13.3.1.4")
 def test_the_bye_for_a_missing_ack_leaves_at_64_t1(harness: Harness, alice: Phone) -> None:
     _call, sip_call = incoming_call(harness, alice)
     answered_at = harness.now
@@ -248,8 +246,6 @@ def test_the_reason_of_a_bye_gives_the_cause(harness: Harness, alice: Phone, rea
     assert isinstance(ended, CallEnded) and ended.cause is cause
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a BYE whose Reason has no Q.850 value (RFC 3326 'SIP;cause=...') "
-                   "ends the call with cause 127 (interworking) instead of 16 (normal clearing)")
 def test_a_bye_with_only_a_sip_reason_is_normal_clearing(harness: Harness, alice: Phone) -> None:
     call, _sip_call = answered_call(harness, alice)
     call.send(call.make_request("BYE", headers=['Reason: SIP;cause=200;text="Call completed elsewhere"']))
@@ -303,8 +299,6 @@ def test_bye_follows_the_record_route_in_order(harness: Harness, alice: Phone) -
     assert str(bye.request.uri) == f"sip:1001@{alice.address[0]}:{alice.address[1]}"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the 18x and 2xx that establish the dialog do not copy the INVITE's "
-                   "Record-Route (RFC 3261 §12.1.1 MUST), so the phone's route set misses the proxies")
 @pytest.mark.parametrize("status", [180, 200])
 def test_dialog_creating_responses_copy_the_record_route(harness: Harness, alice: Phone, status: int) -> None:
     rr = ["Record-Route: <sip:p1.example.net;lr>", "Record-Route: <sip:p2.example.net;lr>"]
@@ -317,9 +311,6 @@ def test_dialog_creating_responses_copy_the_record_route(harness: Harness, alice
     assert sent.response.header_values("Record-Route") == ["<sip:p1.example.net;lr>", "<sip:p2.example.net;lr>"]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: hanging up after the 2xx but before its ACK sends the BYE at once; "
-                   "RFC 3261 §15 says the callee MUST NOT send BYE until the ACK arrives or the server "
-                   "transaction times out")
 def test_the_callee_waits_for_the_ack_before_its_bye(harness: Harness, alice: Phone) -> None:
     call, sip_call = incoming_call(harness, alice)
     harness.endpoint.answer(sip_call, ANSWER, harness.now)
@@ -342,8 +333,6 @@ def test_bye_in_an_early_dialog_terminates_the_invite(harness: Harness, alice: P
     assert harness.endpoint.live_calls == {}
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a BYE in an early dialog answers 487 but reject() marks the call "
-                   "ended first, so no CallEnded reaches the driver and the PBX channel stays up")
 def test_bye_in_an_early_dialog_is_reported_to_the_driver(harness: Harness, alice: Phone) -> None:
     call, sip_call = incoming_call(harness, alice)
     harness.endpoint.ring(sip_call, harness.now)
@@ -397,3 +386,39 @@ def test_in_dialog_requests_for_no_dialog_are_481(harness: Harness, alice: Phone
 def test_options_in_a_dialog_is_answered(harness: Harness, alice: Phone) -> None:
     call, _sip_call = answered_call(harness, alice)
     assert statuses(call.send(call.make_request("OPTIONS"))) == [200]
+
+
+def test_a_hangup_before_an_ack_that_never_comes_sends_its_bye_at_64_t1(harness: Harness, alice: Phone) -> None:
+    """§15 and §13.3.1.4: the held BYE goes when the wait for the ACK ends, with our cause, not reported back."""
+    _call, sip_call = incoming_call(harness, alice)
+    answered_at = harness.now
+    harness.endpoint.answer(sip_call, ANSWER, harness.now)
+    harness.drain()
+    harness.endpoint.hangup(sip_call, HangupCause.USER_BUSY, harness.now)
+    sent = alice.advance(40.0)
+    (bye,) = [s for s in sent if s.method == "BYE" and not s.status][:1]
+    assert bye.at - answered_at == pytest.approx(32.0)
+    assert bye.request.header("Reason") == 'Q.850;cause=17;text="User busy"'
+    assert [s.at - answered_at for s in sent if s.status == 200][-1] < 32.0  # no 2xx after the BYE
+    assert harness.events() == []
+    alice.send(alice.make_response(bye.request, 200))
+    assert harness.endpoint.live_calls == {}
+
+
+def test_the_far_ends_bye_while_our_bye_waits_for_the_ack_ends_the_call_once(harness: Harness, alice: Phone) -> None:
+    call, sip_call = incoming_call(harness, alice)
+    harness.endpoint.answer(sip_call, ANSWER, harness.now)
+    (ok,) = harness.drain()
+    harness.endpoint.hangup(sip_call, HangupCause.NORMAL_CLEARING, harness.now)
+    call.learn(ok.response)
+    assert statuses(call.send(call.make_request("BYE"))) == [200]
+    assert [s for s in alice.advance(40.0) if s.method == "BYE" and not s.status] == []
+    assert harness.endpoint.live_calls == {}
+
+
+def test_a_cancel_stops_the_retransmissions_of_a_reliable_provisional(harness: Harness, alice: Phone) -> None:
+    call, sip_call = incoming_call(harness, alice, headers=["Require: 100rel"])
+    harness.endpoint.ring(sip_call, harness.now)
+    harness.drain()
+    assert statuses(call.send(call.make_cancel())) == [200, 487]
+    assert [s.status for s in alice.advance(40.0) if s.status == 180] == []
