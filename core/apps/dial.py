@@ -140,6 +140,7 @@ async def dial(ctx: CallContext, data: str) -> AppResult:
             log.warning("Unable to create channel of type '%s' (cause %d - %s)",
                         destination.split("/")[0], int(exc.cause), exc.cause.description)
             state.counts.handle(exc.cause)
+            state.last_cause = exc.cause
             continue
         leg.caller = channel.caller
         leg.linkedid = channel.linkedid
@@ -152,6 +153,7 @@ async def dial(ctx: CallContext, data: str) -> AppResult:
         except ChannelUnavailable as exc:
             log.info("Unable to call %s: %s", destination, exc)
             state.counts.handle(exc.cause)
+            state.last_cause = exc.cause
             await leg.hangup(exc.cause)
             _publish_end(ctx, attempt, "CHANUNAVAIL")
             continue
@@ -160,6 +162,10 @@ async def dial(ctx: CallContext, data: str) -> AppResult:
     if not state.attempts:
         status = _everyone_busy_status(state.counts) or "CHANUNAVAIL"
         channel.variables["DIALSTATUS"] = status
+        if state.last_cause is not None and ctx.pending_cause is None and not channel.is_hungup:
+            # app_dial.c: when the last destination cannot even be requested, its cause becomes the caller's
+            # hangup cause (HANGUPCAUSE, and what the caller is refused with).
+            ctx.set_hangup_cause(state.last_cause)
         log.info("Everyone is busy/congested at this time (%d:%d/%d/%d)", len(args[0].split("&")),
                  state.counts.busy, state.counts.congestion, state.counts.nochan)
         return CONTINUE

@@ -53,6 +53,7 @@ from core.sip.session import (
     SipCall,
     SipEvent,
     TransferRequested,
+    UpdateReceived,
 )
 
 log = logging.getLogger("centralita.sip")
@@ -160,6 +161,16 @@ class SipChannelDriver(ChannelDriver):
                 self.endpoint.answer_reinvite(origin, event.status, event.sdp, self.now())
         elif isinstance(event, TransferRequested):
             self._transfer(channel, event.call, event.target)
+        elif isinstance(event, UpdateReceived):
+            # The endpoint answered the UPDATE already (RFC 3311); with anchored media the port follows the
+            # new offer (a new address, hold) and the other side of the bridge learns about hold.
+            leg = _leg(channel)
+            if leg.media is not None:
+                held = hold_state(event.sdp)
+                leg.media.answer(event.sdp, leg.media.codec)
+                if held != leg.held:
+                    leg.held = held
+                    channel.queue_event(IndicationReceived(Indication.HOLD if held else Indication.UNHOLD))
 
     def _incoming(self, call: SipCall) -> None:
         if self.routable is not None:
@@ -478,7 +489,9 @@ class SipChannelDriver(ChannelDriver):
                 self._early_media(channel, leg)
                 self.flush()
                 return True
-            self.endpoint.ring(call, now, status=183)
+            early = next((peer_leg.call.remote_sdp for peer_leg in (_leg(p) for p in leg.peers)
+                          if peer_leg.call is not None and peer_leg.call.remote_sdp is not None), None)
+            self.endpoint.ring(call, now, status=183, sdp=early)  # the callee's early media SDP passes through
         elif indication in (Indication.HOLD, Indication.UNHOLD) and _leg(channel).media is not None:
             media = _leg(channel).media
             assert media is not None

@@ -325,9 +325,6 @@ async def test_dial_to_an_unregistered_user_falls_through_to_congestion(gateway:
     await gateway.send(alice, call.make_ack(final))
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (core/apps/dial.py): a destination that cannot be requested "
-                   "(ChannelUnavailable, cause 20) does not leave its cause on the caller, so Dial() then Hangup() "
-                   "answers 480 with cause 16; app_dial.c sets the caller's hangupcause on the last destination")
 async def test_dial_to_an_unregistered_user_then_hangup_keeps_cause_20(tmp_path: Path) -> None:
     gateway = make_gateway(tmp_path, PLAN.replace("exten => _100X,1,Dial(SIP/${EXTEN},5)\n",
                                                   "exten => _100X,1,Dial(SIP/${EXTEN},5)\n same => n,Hangup()\n"))
@@ -436,9 +433,6 @@ def _callee_request(dialog: PhoneCall, invite: Sent, method: str, headers: list[
     return message
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the callee's 183 with SDP reaches the caller as a 183 without a body "
-                   "(indicate(PROGRESS) calls ring() with sdp=None), so early media such as a carrier's "
-                   "announcement cannot be set up (issue 'SIP' §8: 180/183 with early media; RFC 3960 §3)")
 async def test_early_media_sdp_is_relayed_with_the_183(gateway: Gateway) -> None:
     alice, bob = phones(gateway)
     _call, invite = await start_call(gateway, alice, bob)
