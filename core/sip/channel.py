@@ -77,6 +77,7 @@ class _Leg:
     servers_left: list[tuple[str, int]] = field(default_factory=list)  # trunk failover (RFC 3263 §4.3)
     media: LegMedia | None = None           # the anchored RTP port and SDP state (with a media engine)
     offer: bytes | None = None              # the SDP offer, kept to send it again to the next server
+    queued_direction: Direction | None = None  # hold/unhold asked for while our own re-INVITE was pending
 
 
 class SipChannelDriver(ChannelDriver):
@@ -153,6 +154,13 @@ class SipChannelDriver(ChannelDriver):
             if leg.media is not None:
                 if 200 <= event.status < 300 and event.sdp is not None:
                     leg.media.answered(event.sdp)
+                direction, leg.queued_direction = leg.queued_direction, None
+                if direction is not None and event.call.dialog is not None and not event.call.ended:
+                    # A hold or resume that arrived while the previous re-INVITE was in flight goes now, so
+                    # a quick hold-then-resume never leaves the other phone on hold.
+                    self.endpoint.reinvite(event.call, leg.media.offer(leg.media.codec, direction=direction),
+                                           self.now())
+                    self.flush()
                 return
             # Our re-INVITE to this leg was a pass-through of the other leg's: answer that one now.
             origin = leg.reinvite_origin
@@ -498,7 +506,8 @@ class SipChannelDriver(ChannelDriver):
             if channel.state is not ChannelState.UP or call.dialog is None:
                 return False
             direction = Direction.SENDONLY if indication is Indication.HOLD else Direction.SENDRECV
-            self.endpoint.reinvite(call, media.offer(media.codec, direction=direction), now)
+            if not self.endpoint.reinvite(call, media.offer(media.codec, direction=direction), now):
+                _leg(channel).queued_direction = direction  # sent when the pending re-INVITE completes
         elif indication in (Indication.BUSY, Indication.CONGESTION):
             if call.role == "uas" and not call.ended and channel.state is not ChannelState.UP:
                 cause = HangupCause.USER_BUSY if indication is Indication.BUSY else \

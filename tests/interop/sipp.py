@@ -51,7 +51,7 @@ class Sipp:
         path = scenario if Path(scenario).is_absolute() else str(SCENARIOS / scenario)
         return [self.binary, f"{host}:{port}", "-sf", path, "-i", self.local_ip,
                 "-p", str(self.port), "-m", str(calls), "-nostdin", "-timeout", f"{timeout}s", "-timeout_error",
-                "-trace_err", "-error_file", str(self.workdir / f"sipp-{self.port}-errors.log"), *args]
+                "-trace_msg", "-message_file", str(self.workdir / f"sipp-{self.port}-msgs.log"), "-trace_err", "-error_file", str(self.workdir / f"sipp-{self.port}-errors.log"), *args]
 
     def run(self, scenario: str, *args: str, calls: int = 1, timeout: float = 10.0) -> SippResult:
         """Run a scenario to its end."""
@@ -94,4 +94,8 @@ class Sipp:
 
     def _errors(self) -> str:
         path = self.workdir / f"sipp-{self.port}-errors.log"
-        return path.read_text(errors="replace") if path.exists() else ""
+        msgs = self.workdir / f"sipp-{self.port}-msgs.log"
+        errors = path.read_text(errors="replace") if path.exists() else ""
+        if msgs.exists():  # the message trace, for the failure report
+            errors += "\n-- messages seen by this SIPp --\n" + msgs.read_text(errors="replace")[-8000:]
+        return errors

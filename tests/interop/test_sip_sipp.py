@@ -177,4 +177,5 @@ def test_hold_and_resume_pass_through_the_b2bua(gateway: GatewayProcess, phones:
     caller = phones()
     result = caller.run("uac_hold.xml", "-s", "1002", "-set", "caller", "1001", "-au", "1001", "-ap", "demo-1001")
     assert result.ok, result.output[-3000:] + result.errors
-    assert callee.wait().ok
+    answered = callee.wait()
+    assert answered.ok, answered.output[-6000:] + answered.errors
