@@ -4,8 +4,11 @@ An :class:`RtpPort` is what a SIP (or IAX2-to-RTP) channel hands to the media en
 receives datagrams on its RTP and RTCP sockets and, depending on what the call is doing:
 
 * **terminated** (an application plays, records, echoes): packets go through :class:`core.rtp.RtpSession`
-  (validation, latching, statistics), audio is decoded to 16-bit linear frames and queued for
-  :meth:`read_frame`; :meth:`write_frame` encodes and sends;
+  (validation, latching, statistics), audio is decoded to 16-bit linear frames and, once an application
+  reads (:meth:`read_frame`: Record, a conference, DSP), played out of an adaptive jitter buffer
+  (:mod:`core.jitterbuffer`, spandsp's packet-loss concealment) at the stream's own pace: reordered
+  packets come out in order, a lost one is concealed, and a sender that stops (silence suppression, hold)
+  reads as silence in real time; :meth:`write_frame` encodes and sends;
 * **connected** to another port (a bridge): packets are forwarded without decoding, with their SSRC,
   sequence number and timestamp rewritten into the other port's outgoing stream (the relay fast path;
   the native loop of :mod:`cython_media.relay` takes over where available), or transcoded u-law <->
@@ -24,10 +27,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from core.jitterbuffer import JitterBuffer, PlayoutKind
 from core.rtp.packet import RtpError, RtpPacket
 from core.rtp.rtcp import ntp_offset
 from core.rtp.session import LatchMode, RtpSession
@@ -43,7 +46,7 @@ from core.rtp.telephone_event import (
 from core.sip.offer_answer import PCMA, PCMU, NegotiatedAudio
 from cython_media import g711
 from cython_media.rtp import rewrite_rtp, rtp_header
-from cython_media.spandsp import DtmfDetector, SpandspError
+from cython_media.spandsp import DtmfDetector, PacketLossConcealer, SpandspError
 
 if TYPE_CHECKING:
     from core.mediaengine.engine import MediaEngineImpl
@@ -53,7 +56,7 @@ log = logging.getLogger("centralita.media")
 Address = tuple[str, int]
 FRAME_SAMPLES = 160                      # 20 ms at 8 kHz
 FRAME_BYTES = 2 * FRAME_SAMPLES          # 16-bit linear
-MAX_QUEUED_FRAMES = 25                   # 0.5 s of audio waiting for a reader: older frames are dropped
+MAX_PLAYOUT_LAG = 0.2                    # a reader this late restarts the playout clock instead of bursting
 
 _DECODE = {PCMU.name: g711.ulaw2lin, PCMA.name: g711.alaw2lin}
 _ENCODE = {PCMU.name: g711.lin2ulaw, PCMA.name: g711.lin2alaw}
@@ -97,8 +100,10 @@ class RtpPort:
         self._events_out = TelephoneEventSender()
         self._event_timer: asyncio.TimerHandle | None = None
         self._rtcp_timer: asyncio.TimerHandle | None = None
-        self._frames: deque[bytes] = deque(maxlen=MAX_QUEUED_FRAMES)
-        self._reader: asyncio.Future[None] | None = None
+        # Playout for readers (created by the first read_frame): frames by RTP timestamp, one per period.
+        self._jitter: JitterBuffer | None = None
+        self._playout_at = 0.0                     # loop time of the next frame period
+        self._frame_samples = FRAME_SAMPLES        # samples per packet of the incoming stream
         self.peer: RtpPort | None = None       # connected: packets go to the peer's remote
         # Connected to a port of another kind (TDM): decoded frames go here instead of read_frame().
         self.frame_sink: Callable[[bytes], None] | None = None
@@ -232,9 +237,15 @@ class RtpPort:
                 if self.frame_sink is not None:
                     self.frame_sink(linear)
                     continue
-                self._frames.append(linear)
-                if self._reader is not None and not self._reader.done():
-                    self._reader.set_result(None)
+                jitter = self._jitter
+                if jitter is not None:
+                    samples = len(linear) // 2
+                    if samples != self._frame_samples:  # another packet time: a new buffer for its grid
+                        self._frame_samples = samples
+                        jitter = self._jitter = self._new_jitter_buffer()
+                    jitter.put(packet.timestamp, packet.sequence, linear, now, marker=packet.marker,
+                               ssrc=packet.ssrc)
+                # No reader yet: nobody listens to this audio (applications drain before they read).
 
     def _event_report(self, report: TelephoneEventReport) -> None:
         if not isinstance(report, TelephoneEventEnded):
@@ -251,18 +262,56 @@ class RtpPort:
         if self.session is not None and not self.closed:
             self.session.receive_rtcp(data, source, self.loop.time())
 
+    def _new_jitter_buffer(self) -> JitterBuffer:
+        try:
+            concealer = PacketLossConcealer()
+        except SpandspError as exc:  # no libspandsp: missing frames read as silence
+            log.warning("no packet-loss concealment on port %d: %s", self.local_port, exc)
+            return JitterBuffer(frame_samples=self._frame_samples)
+
+        def conceal(frame: bytes | None, samples: int) -> bytes:
+            return concealer.good(frame) if frame is not None else concealer.fill(samples)
+        return JitterBuffer(frame_samples=self._frame_samples, plc=conceal)
+
     async def read_frame(self) -> bytes | None:
-        """The next 20 ms of received audio as 16-bit linear; None once the port is closed."""
-        while not self._frames:
+        """The next frame period (20 ms, or the sender's packet time) of received audio as 16-bit linear,
+        at the stream's pace out of the jitter buffer: concealed where a packet was lost, silence where
+        nothing is being sent; None once the port is closed."""
+        if self.closed:
+            return None
+        now = self.loop.time()
+        if self._jitter is None:
+            self._jitter = self._new_jitter_buffer()
+            self._playout_at = now
+        if now < self._playout_at:
+            await asyncio.sleep(self._playout_at - now)
             if self.closed:
                 return None
-            self._reader = self.loop.create_future()
-            await self._reader
-        return None if self.closed else self._frames.popleft()
+            now = self.loop.time()
+        if now - self._playout_at > MAX_PLAYOUT_LAG:
+            self._playout_at = now  # the reader was away: do not catch up in a burst
+        # The buffer runs on the nominal playout clock: a reader woken a few ms late (a busy loop) must not
+        # look to it like a stream running late.
+        playout = self._jitter.get(self._playout_at)
+        self._playout_at += self._frame_samples / 8000
+        if playout.kind is PlayoutKind.FRAME or playout.kind is PlayoutKind.CONCEALED:
+            return playout.payload
+        return bytes(2 * self._frame_samples)
+
+    @property
+    def jitter_stats(self) -> str:
+        """The playout buffer's counters (empty before anything read from this port)."""
+        jitter = self._jitter
+        if jitter is None:
+            return ""
+        st = jitter.stats
+        return (f"played {st.played} concealed {st.concealed} late {st.late} lost {st.lost} "
+                f"delay {st.delay_ms:.0f} ms target {st.target_ms:.0f} ms")
 
     def drain(self) -> None:
         """Forget queued audio (before an application starts listening)."""
-        self._frames.clear()
+        if self._jitter is not None:
+            self._jitter.reset()
 
     # -- output -----------------------------------------------------------------------------------------
 
@@ -439,8 +488,6 @@ class RtpPort:
         if self.peer is not None and self.peer.peer is self:
             self.peer.peer = None
         self.peer = None
-        if self._reader is not None and not self._reader.done():
-            self._reader.set_result(None)
         for transport in (self._rtp, self._rtcp):
             if transport is not None:
                 transport.close()

@@ -182,18 +182,45 @@ async def test_the_clock_writes_a_tone_every_20_ms(engine: MediaEngineImpl, phon
     assert abs(crossings / 2 / (len(samples) / 8000) - 1000) < 30
 
 
-async def test_read_frame_decodes_what_arrives(engine: MediaEngineImpl, phones: list[Phone]) -> None:
+async def test_a_reader_gets_the_stream_in_order_with_a_lost_packet_concealed(engine: MediaEngineImpl,
+                                                                              phones: list[Phone]) -> None:
+    """What Record() or a conference reads comes out of the jitter buffer: a reordered pair is played in
+    order, a lost packet is concealed (spandsp PLC: neither silence nor a copy), a sender that stops
+    reads as silence in real time, and a closed port ends the reader."""
     a = Phone()
     phones.append(a)
     port = await engine.open_rtp()
     port.configure(negotiated(a, PCMA))
-    sent = tone_frame(500)
-    a.send(port, g711.lin2alaw(sent), pt=8)
-    a.send(port, g711.lin2alaw(sent), pt=8)
-    frame = await asyncio.wait_for(port.read_frame(), 2)
-    assert frame == g711.alaw2lin(g711.lin2alaw(sent))
+    loop = asyncio.get_running_loop()
+    sent = [tone_frame(300 + 100 * i) for i in range(10)]
+    heard: list[bytes] = []
+
+    async def reader() -> None:
+        while (frame := await port.read_frame()) is not None:
+            heard.append(frame)
+
+    task = asyncio.ensure_future(reader())
+    # Each packet leaves at its own time, except 3, delayed behind 4 (reordered); 6 is never sent.
+    schedule = [(0.02 * i, i) for i in (0, 1, 2, 4, 5, 7, 8, 9)] + [(0.085, 3)]
+    start = loop.time()
+    for at, i in sorted(schedule):
+        await asyncio.sleep(max(0.0, start + at - loop.time()))
+        a.send(port, g711.lin2alaw(sent[i]), pt=8, ts=50_000 + 160 * i)
+    await asyncio.sleep(0.4)
     port.close()
-    assert await port.read_frame() is None
+    await asyncio.wait_for(task, 2)
+    expected = [g711.alaw2lin(g711.lin2alaw(frame)) for frame in sent]
+    silence = bytes(320)
+    while heard and heard[0] == silence:
+        heard.pop(0)  # the playout delay before the first frame
+    names = [expected.index(f) if f in expected else ("-" if f == silence else "c") for f in heard]
+    assert heard[:6] == expected[:6], names
+    concealed = heard[6]
+    assert concealed != silence and concealed not in expected
+    assert heard[8:10] == expected[8:10]  # frame 7 may be blended into the concealment (plc_rx)
+    # The sender stopped: a short fading concealment, then silence at the stream's pace.
+    assert len(heard) >= 10 + 12 and set(heard[-5:]) == {silence}
+    assert len(heard) <= 10 + 0.4 / 0.02 + 3
 
 
 def dtmf_frames(digit_pair: tuple[int, int], ms: int, level: int = 6000) -> list[bytes]:
