@@ -57,6 +57,10 @@ class MediaEngine(Protocol):
     async def echo(self, channel: Channel) -> None:
         """Send the channel's own audio back to it until it hangs up (``#`` ends it, as in Asterisk)."""
 
+    async def conference(self, channel: Channel, room: str) -> str:
+        """Put the channel in conference ``room`` (each party hears the others) until it leaves; the reason
+        it left, as ``CONFBRIDGE_RESULT`` (``HANGUP``)."""
+
     async def milliwatt(self, channel: Channel, *, old_style: bool = False) -> None:
         """Send the 1004 Hz 0 dBm0 test tone until the channel hangs up (``old_style``: the 1000 Hz
         digital milliwatt of G.711 Table 5, Asterisk's ``Milliwatt(o)``)."""
@@ -92,6 +96,9 @@ class NoMediaEngine:
         raise MediaUnavailable(self.REASON)
 
     async def echo(self, channel: Channel) -> None:
+        raise MediaUnavailable(self.REASON)
+
+    async def conference(self, channel: Channel, room: str) -> str:
         raise MediaUnavailable(self.REASON)
 
     async def milliwatt(self, channel: Channel, *, old_style: bool = False) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from core.cli import CliRequest, CommandRegistry
+from core.cli import CliCommandFailed, CliRequest, CliUsageError, CommandRegistry
 from core.dialplan.executor import DialplanExecutor
 from core.mediaengine import MediaEngineImpl
 from firmware.config import Config
@@ -46,6 +46,15 @@ class MediaService:
         self.registry.unregister("rtp show stats")
         self.registry.register("rtp show stats", self._stats, "Show the RTP ports in use",
                                "Usage: rtp show stats")
+        for command in ("confbridge list", "confbridge mute", "confbridge unmute"):
+            self.registry.unregister(command)
+        self.registry.register("confbridge list", self._confbridge_list, "List conference bridges and their parties",
+                               "Usage: confbridge list [<conference>]")
+        self.registry.register("confbridge mute", self._confbridge_mute, "Mute a party of a conference bridge",
+                               "Usage: confbridge mute <conference> <channel>")
+        self.registry.register("confbridge unmute", self._confbridge_unmute,
+                               "Unmute a party of a conference bridge",
+                               "Usage: confbridge unmute <conference> <channel>")
         log.info("media: RTP on %s ports %d-%d, tones of %s, prompts in %s", self.engine.host,
                  config.rtp.port_min, config.rtp.port_max, config.media.country, config.media.sounds_dir)
 
@@ -53,6 +62,49 @@ class MediaService:
         if self.engine is not None:
             for port in list(self.engine.ports):
                 port.close()
+
+    def _confbridge_list(self, request: CliRequest) -> str:
+        engine = self.engine
+        assert engine is not None
+        if request.args:
+            room = engine.conferences.get(request.args[0])
+            if room is None:
+                raise CliCommandFailed(f"No conference bridge named '{request.args[0]}' found!")
+            lines = [f"{'Channel':<32} {'Flags':<6} {'Muted':<6} CallerID",
+                     f"{'=' * 32} {'=' * 6} {'=' * 6} {'=' * 16}"]
+            for party in room.parties:
+                lines.append(f"{party.channel.name:<32} {'':<6} {'Yes' if party.muted else 'No':<6} "
+                             f"{party.channel.caller.number or '<unknown>'}")
+            return "\n".join(lines)
+        lines = [f"{'Conference Bridge Name':<32} {'Users':>6} {'Marked':>6} {'Locked':<6} Muted",
+                 f"{'=' * 32} {'=' * 6} {'=' * 6} {'=' * 6} {'=' * 5}"]
+        for room in engine.conferences:
+            muted = "Yes" if room.parties and all(p.muted for p in room.parties) else "No"
+            lines.append(f"{room.name:<32} {len(room.parties):>6} {0:>6} {'No':<6} {muted}")
+        return "\n".join(lines)
+
+    def _confbridge_set_mute(self, request: CliRequest, muted: bool) -> str:
+        engine = self.engine
+        assert engine is not None
+        if len(request.args) != 2:
+            raise CliUsageError()
+        room = engine.conferences.get(request.args[0])
+        if room is None:
+            raise CliCommandFailed(f"No conference bridge named '{request.args[0]}' found!")
+        wanted = request.args[1].lower()
+        parties = [p for p in room.parties if p.channel.name.lower() == wanted or wanted == "all"
+                   or p.channel.name.lower().startswith(wanted + "-")]
+        if not parties:
+            raise CliCommandFailed(f"No channel named '{request.args[1]}' found in conference {room.name}")
+        for party in parties:
+            party.muted = muted
+        return "\n".join(f"{'Muted' if muted else 'Unmuted'} {p.channel.name}" for p in parties)
+
+    def _confbridge_mute(self, request: CliRequest) -> str:
+        return self._confbridge_set_mute(request, True)
+
+    def _confbridge_unmute(self, request: CliRequest) -> str:
+        return self._confbridge_set_mute(request, False)
 
     def _stats(self, _request: CliRequest) -> str:
         engine = self.engine

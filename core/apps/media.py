@@ -193,6 +193,31 @@ async def echo(ctx: CallContext, data: str) -> AppResult:
     return HANGUP if ctx.channel.is_hungup else CONTINUE
 
 
+async def confbridge(ctx: CallContext, data: str) -> AppResult:
+    """``ConfBridge(conference[,bridge_profile[,user_profile[,menu]]])``: join the named room, where every
+    party hears all the others, until hanging up; ``CONFBRIDGE_RESULT`` as app_confbridge sets it (the
+    profiles and menus of confbridge.conf are not supported: their names are ignored with a warning)."""
+    channel = ctx.channel
+    args = separate_args(data)
+    room = args[0].strip() if args and args[0].strip() else ""
+    if not room or "/" in room:
+        log.warning("ConfBridge requires an argument (the name of the conference bridge)")
+        channel.variables["CONFBRIDGE_RESULT"] = "FAILED"
+        return CONTINUE
+    if any(arg.strip() for arg in args[1:]):
+        log.warning("ConfBridge: profiles and menus (%s) are not supported; using the defaults", ",".join(args[1:]))
+    if channel.state is not ChannelState.UP:
+        await channel.answer()
+    try:
+        result = await ctx.media.conference(channel, room)
+    except MediaUnavailable as exc:
+        log.error("ConfBridge %s on %s: %s", room, channel.name, exc)
+        channel.variables["CONFBRIDGE_RESULT"] = "FAILED"
+        return CONTINUE
+    channel.variables["CONFBRIDGE_RESULT"] = result
+    return HANGUP if channel.is_hungup else CONTINUE
+
+
 async def milliwatt(ctx: CallContext, data: str) -> AppResult:
     """``Milliwatt([o])``: the 1004 Hz 0 dBm0 test tone (``o``: the old 1000 Hz digital milliwatt), as
     Asterisk 20's app_milliwatt."""
@@ -301,6 +326,7 @@ def register(registry: ApplicationRegistry) -> None:
                       "Say Phonetic")
     registry.register("SayUnixTime", say_unix_time, "Says a specified time in a custom format")
     registry.register("Echo", echo, "Echo media, DTMF back to the calling party")
+    registry.register("ConfBridge", confbridge, "Conference bridge application")
     registry.register("Milliwatt", milliwatt, "Generates a 1004 Hz test tone at 0dbm (mu-law)")
     registry.register("Playtones", playtones, "Play a tone list")
     registry.register("StopPlaytones", stop_playtones, "Stop playing a tone list")

@@ -20,6 +20,7 @@ from typing import Protocol
 
 from core.channel import Channel, DigitReceived, HungUp
 from core.media import MediaUnavailable, PlaybackResult, RecordResult
+from core.mediaengine.conference import ConferenceRooms
 from core.mediaengine.port import FRAME_BYTES, FRAME_SAMPLES, RtpPort
 from core.rtp.ports import PortAllocationError, RtpPortAllocator
 from core.sounds import SoundFileError, SoundReader, SoundWriter, find_sound, sound_exists
@@ -123,6 +124,7 @@ class MediaEngineImpl:
             self._bind_pair, port_min, port_max)
         self.clock = MediaClock()
         self.ports: set[RtpPort] = set()
+        self.conferences = ConferenceRooms()
 
     # -- ports ------------------------------------------------------------------------------------------
 
@@ -321,6 +323,22 @@ class MediaEngineImpl:
         finally:
             writer.close()
         return RecordResult(status, loop.time() - started)
+
+    async def conference(self, channel: Channel, room: str) -> str:
+        """Put the channel in conference ``room`` until it hangs up (``CONFBRIDGE_RESULT``: HANGUP)."""
+        port = self._port(channel)
+        self.clock.stop(port)
+        port.echo = False
+        port.drain()
+        conference, party = self.conferences.join(room, channel, port)
+        try:
+            while not channel.is_hungup and not port.closed:
+                event = await channel.next_event()
+                if isinstance(event, HungUp):
+                    break
+        finally:
+            self.conferences.leave(conference, party)
+        return "HANGUP"
 
     async def echo(self, channel: Channel) -> None:
         port = self._port(channel)

@@ -51,7 +51,8 @@ class Sipp:
         path = scenario if Path(scenario).is_absolute() else str(SCENARIOS / scenario)
         return [self.binary, f"{host}:{port}", "-sf", path, "-i", self.local_ip,
                 "-p", str(self.port), "-m", str(calls), "-nostdin", "-timeout", f"{timeout}s", "-timeout_error",
-                "-trace_msg", "-message_file", str(self.workdir / f"sipp-{self.port}-msgs.log"), "-trace_err", "-error_file", str(self.workdir / f"sipp-{self.port}-errors.log"), *args]
+                "-trace_msg", "-message_file", str(self.workdir / f"sipp-{self.port}-msgs.log"),
+                "-trace_err", "-error_file", str(self.workdir / f"sipp-{self.port}-errors.log"), *args]
 
     def run(self, scenario: str, *args: str, calls: int = 1, timeout: float = 10.0) -> SippResult:
         """Run a scenario to its end."""
