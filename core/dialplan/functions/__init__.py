@@ -28,7 +28,7 @@ WriteFunction = Callable[["EvalContext", str, "str | None", "str | None"], bool]
 """``(ctx, function name, args, value) -> success``."""
 
 BUILTIN_MODULES = ("strings", "lists", "logic", "arithmetic", "sprintf", "clock", "callerid", "channel", "cdr",
-                   "db", "variables", "timeout", "encoding", "uri", "hashes", "checks")
+                   "db", "variables", "timeout", "encoding", "uri", "hashes", "checks", "groups")
 
 
 @dataclass(frozen=True, slots=True)
