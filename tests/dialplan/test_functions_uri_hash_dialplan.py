@@ -111,3 +111,27 @@ def test_a_caller_id_match_counts_for_that_caller(plan_ctx: SimpleEvalContext) -
 
 def test_without_a_dialplan_nothing_exists(ctx: SimpleEvalContext) -> None:
     assert substitute("${DIALPLAN_EXISTS(default,100)}${VALID_EXTEN(default,100)}", ctx) == "00"
+
+
+HINTS = """
+[default]
+exten => 1001,hint,SIP/1001&IAX2/gw/1001
+exten => 1001,1,Dial(${HINT(1001)})
+exten => 1002,hint,SIP/1002(Bob)
+[phones]
+include => default
+"""
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    pytest.param("${HINT(1001)}", "SIP/1001&IAX2/gw/1001", id="devices"),
+    pytest.param("${HINT(1001@phones)}", "SIP/1001&IAX2/gw/1001", id="through-an-include"),
+    pytest.param("${HINT(1002,n)}", "Bob", id="name"),
+    pytest.param("${HINT(1002)}", "SIP/1002", id="devices-of-a-named-hint"),
+    pytest.param("[${HINT(1003)}]", "[]", id="no-hint"),
+    pytest.param("[${HINT(1001@nowhere)}]", "[]", id="no-context"),
+    pytest.param("[${HINT()}]", "[]", id="no-extension"),
+])
+def test_hint(text: str, expected: str) -> None:
+    ctx = make_ctx(make_channel(), dialplan=load_dialplan_text(HINTS).dialplan)
+    assert substitute(text, ctx) == expected

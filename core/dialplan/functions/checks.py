@@ -1,4 +1,5 @@
-"""DIALPLAN_EXISTS and VALID_EXTEN of ``funcs/func_dialplan.c``: does a context / extension / priority
+"""DIALPLAN_EXISTS and VALID_EXTEN of ``funcs/func_dialplan.c`` and HINT of ``funcs/func_devstate.c``:
+does a context / extension / priority
 (or label) exist, searched as a call would be (includes, the caller's number for caller-ID matches, the
 time of day for timed includes).
 
@@ -6,7 +7,9 @@ time of day for timed includes).
 positive number, that priority must exist; any other priority text is a label; without a priority,
 priority 1; with only a context, the context must exist.  ``0`` or ``1``; an empty argument is an
 error.  ``VALID_EXTEN([context],extension[,priority])``: the channel's context by default, priority
-``atoi``'d (1 by default); an empty extension is an error.
+``atoi``'d (1 by default); an empty extension is an error.  ``HINT(extension[@context][,options])``: the
+device list of the extension's hint (found as a call would find it, context ``default`` when none is
+given), or with option ``n`` the hint's name (what follows the device list); no hint is a failed read.
 """
 
 from __future__ import annotations
@@ -14,9 +17,10 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from core.dialplan.args import atoi, scan_int_value, split_args
+from core.dialplan.args import atoi, parse_options, scan_int_value, split_args
 from core.dialplan.functions import reader
 from core.dialplan.lookup import DialplanIndex
+from core.dialplan.model import PRIORITY_HINT
 
 if TYPE_CHECKING:
     from core.dialplan.model import Dialplan
@@ -86,3 +90,20 @@ def valid_exten_read(ctx: EvalContext, cmd: str, data: str | None) -> str | None
     found = index is not None and index.exists(context or ctx.channel.context, exten, number, _caller(ctx),
                                                ctx.wallclock())
     return "1" if found else "0"
+
+
+@reader("HINT", "Get the devices set for a dialplan hint.")
+def hint_read(ctx: EvalContext, cmd: str, data: str | None) -> str | None:
+    """``HINT(extension[@context][,options])``."""
+    _argc, (target, options) = split_args(data, 2)
+    if not target:
+        log.warning("The HINT function requires an extension")
+        return None
+    exten, _, context = target.partition("@")
+    flags, _ = parse_options({"n": False}, options)
+    index = _index(ctx)
+    found = index.find(context or "default", exten, priority=PRIORITY_HINT, now=ctx.wallclock()) \
+        if index is not None else None
+    if found is None or found.priority is None:
+        return None
+    return found.priority.data if "n" in flags else found.priority.app
