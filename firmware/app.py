@@ -26,6 +26,7 @@ from firmware import __version__
 from firmware.boards import BoardProfile
 from firmware.config import Config, control_socket_path, data_dir
 from firmware.console import ControlServer, TerminalConsole
+from firmware.iax2_service import Iax2Service
 from firmware.logsetup import LEVELS, set_level
 from firmware.media_service import MediaService
 from firmware.sdnotify import Notifier
@@ -114,6 +115,8 @@ class Gateway:
                                    redirect=lambda channel, context, exten: executor.async_goto(
                                        channel.name, context, exten, 1),
                                    routable=executor.routable, media=media))
+        if config.iax2.enabled:
+            services.append(Iax2Service(config, self.pbx, self.registry, routable=executor.routable, media=media))
         services.extend(self.telephony.services())
         self.pbx.register_commands(self.registry)
         self._register_core_commands()

@@ -486,11 +486,12 @@ class CallSignalling(EndpointBase):
 
     def call(self, peer: str, number: str, now: float, *, caller: CallerId | None = None, context: str = "",
              formats: int | None = None, dnid: str = "", language: str = "",
-             variables: tuple[tuple[str, str], ...] = ()) -> CallId:
+             variables: tuple[tuple[str, str], ...] = (), preferred: int = 0) -> CallId:
         """Place a call to ``number`` at a configured peer (``IAX2/peer/number``); returns its id.
 
         Sends NEW with VERSION first (RFC 5456 §6.2.2), the caller id, FORMAT/CAPABILITY (and their 64-bit
-        twins when needed), ENCRYPTION when the peer is configured for it, and an empty CALLTOKEN when the peer
+        twins when needed; FORMAT is ``preferred`` when it is among ours, so that a bridge to an RTP leg in that
+        codec needs no transcoding), ENCRYPTION when the peer is configured for it, and an empty CALLTOKEN when the peer
         uses call tokens (chan_iax2 ``iax2_call``).
         """
         settings = self.peer_settings(peer)
@@ -512,7 +513,8 @@ class CallSignalling(EndpointBase):
         call.trunk = settings.trunk
         call.send_calltoken = settings.calltoken
         call.variables = variables
-        preferred = self.settings.preferred(call.our_formats)
+        if not preferred & call.our_formats or preferred & (preferred - 1):
+            preferred = self.settings.preferred(call.our_formats)
         pres = (CallingPresentation.ALLOWED_PASSED_SCREEN if not call.caller.is_restricted
                 else CallingPresentation.PROHIBITED_PASSED_SCREEN)
         items: list[tuple[int, IeValue] | None] = [
