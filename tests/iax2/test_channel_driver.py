@@ -174,9 +174,9 @@ async def test_inbound_call_reaches_the_peers_context_with_caller_id_and_echo_re
         await pair.settle(0.02)
     back = []
     for _ in range(20):
-        frame = await asyncio.wait_for(port.read_frame(), 1)
-        assert frame is not None
-        back.append(frame)
+        received = await asyncio.wait_for(port.read_frame(), 1)
+        assert received is not None
+        back.append(received)
     # G.711 u-law both ways: what comes back is the caller's audio through one encode (the echo adds nothing).
     assert back == [g711.ulaw2lin(g711.lin2ulaw(f)) for f in sent]
     await channel.hangup(HangupCause.NORMAL_CLEARING)
@@ -306,8 +306,9 @@ async def test_dial_iax2_peer_number_from_the_dialplan_bridges_two_iax2_calls(tm
 
 @pytest.mark.asyncio
 async def test_trunked_and_encrypted_calls_carry_audio(tmp_path: Path) -> None:
-    for kwargs in ({"trunk": True}, {"encryption": 3}):
-        pair = Pair(tmp_path, **kwargs)  # type: ignore[arg-type]
+    options: list[dict[str, int]] = [{"trunk": True}, {"encryption": 3}]
+    for kwargs in options:
+        pair = Pair(tmp_path, trunk=bool(kwargs.get("trunk")), encryption=kwargs.get("encryption", 0))
         channel = await pair.dial("gwb/600")
         await _events(channel, pair, Answered)
         port = channel.audio
