@@ -795,7 +795,9 @@ class CallSignalling(EndpointBase):
         if call.state is not CallState.CHALLENGED:
             return
         ok = False
-        user = None if call.auth_reject else self.user_for(call.username)
+        # A NEW without USERNAME was matched to a peer by its address (on_new): that peer answers for it.
+        user = None if call.auth_reject else \
+            self.user_for(call.username) if call.username else self.peer_settings(call.peer)
         if user is not None:
             rsa_result = ies.text(InfoElement.RSA_RESULT)
             md5_result = ies.text(InfoElement.MD5_RESULT)
