@@ -158,6 +158,16 @@ class IaxAudioPort:
         """Forget received audio not read yet."""
         self._frames.clear()
 
+    def write_encoded(self, payload: bytes, codec: str) -> None:
+        """Send audio already encoded in ``codec`` (``PCMU``/``PCMA``, transcoded by table if it is not ours)."""
+        fmt = FORMAT_OF.get(codec)
+        if self.closed or fmt is None or not payload:
+            return
+        if fmt != self.format:
+            payload = _TRANSCODE[(fmt, self.format)](payload)
+        self.frames_out += 1
+        self._send(payload, self.format)
+
     def send_digit(self, digit: str, duration_ms: int) -> bool:
         """A digit goes out of band (a DTMF frame, RFC 5456 §8.5); hook flash as CONTROL FLASH."""
         return False if self.closed else self._digit(digit, duration_ms)
@@ -184,14 +194,7 @@ class IaxAudioPort:
             header = rtp_header(packet)
         except Exception:  # a packet the RTP port validated already; never let one break the relay
             return
-        payload = packet[header[5]:header[6]]
-        fmt = FORMAT_OF.get(codec_in)
-        if fmt is None or not payload:
-            return
-        if fmt != self.format:
-            payload = _TRANSCODE[(fmt, self.format)](payload)
-        self.frames_out += 1
-        self._send(payload, self.format)
+        self.write_encoded(packet[header[5]:header[6]], codec_in)
 
     def close(self) -> None:
         """The call is over."""
@@ -365,7 +368,7 @@ class IaxChannelDriver(ChannelDriver):
 
         audio = IaxAudioPort(self.media, fmt, send, digit)
         leg.audio = audio
-        channel.audio = audio if self.media is not None else None
+        channel.audio = audio
         channel.add_hangup_callback(lambda _gone: audio.close())
 
     # -- PBX -> IAX2 ----------------------------------------------------------------------------------
