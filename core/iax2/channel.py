@@ -7,7 +7,8 @@ with REJECT "No such context/extension" (cause 3), otherwise the call is accepte
 voice format) and the dialplan decides on ringing and answer.  Calls that authenticated as nobody (the
 ``guest`` of iax.conf) only ever reach the configured guest context, whatever CALLED_CONTEXT they ask for.
 
-Outbound: ``Dial(IAX2/peer/number)`` and ``Dial(IAX2/peer)`` (chan_iax2's dial string without ``user:secret@``).
+Outbound: ``Dial(IAX2/peer/number)``, ``Dial(IAX2/peer)`` and, for a host that is no configured peer,
+chan_iax2's ``Dial(IAX2/user:secret@host[:port]/number)`` (MD5 with that secret; no call token required of us).
 
 Both ways: RINGING/PROCEEDING/PROGRESS/ANSWER are CONTROL frames (RFC 5456 §6.3), hang-ups carry the Q.850
 cause in CAUSECODE (§8.6.33), DTMF are DTMF frames (§8.5), hold is CONTROL HOLD/UNHOLD out and either those
@@ -21,10 +22,11 @@ agreed on different laws); ``Echo()`` sends each frame straight back.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from core.causes import HangupCause
@@ -53,8 +55,8 @@ from core.iax2.calls import (
     IncomingCall,
     VoiceReceived,
 )
-from core.iax2.constants import ControlSubclass, MediaFormat
-from core.iax2.endpoint import IaxEndpoint
+from core.iax2.constants import IAX_PORT, AuthMethod, ControlSubclass, MediaFormat
+from core.iax2.endpoint import IaxEndpoint, IaxPeerSettings
 from core.pbx import Pbx
 from cython_media import g711
 from cython_media.rtp import rtp_header
@@ -222,7 +224,7 @@ class _Leg:
     audio: IaxAudioPort | None = None
     requestor: Channel | None = None
     held: bool = False
-    digits: list[str] = field(default_factory=list)
+    adhoc: IaxPeerSettings | None = None  # IAX2/user:secret@host/number: a peer that is not configured
 
 
 class IaxChannelDriver(ChannelDriver):
@@ -374,12 +376,15 @@ class IaxChannelDriver(ChannelDriver):
     # -- PBX -> IAX2 ----------------------------------------------------------------------------------
 
     async def request(self, resource: str, *, requestor: Channel | None = None) -> Channel:
-        """``IAX2/peer/number`` or ``IAX2/peer`` (the peer's own extension: ``s``)."""
+        """``IAX2/peer/number``, ``IAX2/peer`` (the peer's own ``s``), or chan_iax2's dial string for a host
+        that is no configured peer: ``IAX2/[user[:secret]@]host[:port]/number`` (MD5 with ``secret``)."""
         peer, _, number = resource.partition("/")
-        if "@" in peer or ":" in peer:
-            raise ChannelUnavailable(HangupCause.CHAN_NOT_IMPLEMENTED,
-                                     f"IAX2/{resource}: only configured peers can be dialled")
         settings = self.endpoint.peer_settings(peer)
+        if settings is None and ("@" in peer or _looks_like_host(peer)):
+            adhoc = await _adhoc_peer(peer)
+            channel = self.pbx.new_channel(self, adhoc.name, direction=ChannelDirection.OUTBOUND)
+            channel.tech = _Leg(None, peer=adhoc.name, number=number, requestor=requestor, adhoc=adhoc)
+            return channel
         if settings is None:
             raise ChannelUnavailable(HangupCause.UNALLOCATED, f"no IAX2 peer {peer}")
         if self.endpoint.peer_address(settings) is None:
@@ -398,8 +403,8 @@ class IaxChannelDriver(ChannelDriver):
         caller = channel.caller if channel.caller.number or channel.caller.name else \
             (requestor.caller if requestor is not None else channel.caller)
         try:
-            call_id = self.endpoint.call(leg.peer, leg.number, self.now(), caller=caller, preferred=preferred,
-                                         dnid=leg.number)
+            call_id = self.endpoint.call(leg.adhoc or leg.peer, leg.number, self.now(), caller=caller,
+                                         preferred=preferred, dnid=leg.number)
         except IaxCallError as exc:
             raise ChannelUnavailable(HangupCause.SUBSCRIBER_ABSENT, str(exc)) from None
         leg.call = call_id
@@ -475,6 +480,41 @@ class IaxChannelDriver(ChannelDriver):
     def channel_names(self) -> dict[int, str]:
         """Channel names by call number, for ``iax2 show channels``."""
         return {call: channel.name for call, channel in self.channels.items()}
+
+
+def _looks_like_host(text: str) -> bool:
+    """An address or a dotted host name (``192.0.2.1``, ``pbx.example.com:4570``), not a peer name."""
+    host = text.rsplit(":", 1)[0] if text.count(":") == 1 else text
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return "." in host
+    return True
+
+
+async def _adhoc_peer(text: str) -> IaxPeerSettings:
+    """The peer of ``[user[:secret]@]host[:port]``, its host resolved (the sans-IO endpoint takes addresses)."""
+    import asyncio
+    import socket
+
+    credentials, _, hostport = text.rpartition("@")
+    user, _, secret = credentials.partition(":")
+    host, port = hostport, IAX_PORT
+    if hostport.startswith("["):
+        host, _, rest = hostport[1:].partition("]")
+        port = int(rest[1:]) if rest.startswith(":") and rest[1:].isdigit() else IAX_PORT
+    elif hostport.count(":") == 1:
+        host, _, port_text = hostport.partition(":")
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise ChannelUnavailable(HangupCause.INVALID_NUMBER_FORMAT, f"bad port in IAX2/{text}")
+        port = int(port_text)
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_DGRAM)
+    except OSError as exc:
+        raise ChannelUnavailable(HangupCause.NO_ROUTE_DESTINATION, f"IAX2 host {host}: {exc}") from None
+    address = str(infos[0][4][0])
+    return IaxPeerSettings(name=f"{host}:{port}" if port != IAX_PORT else host, host=address, port=port,
+                           username=user, secret=secret, auth=AuthMethod.MD5)
 
 
 def _leg(channel: Channel) -> _Leg:

@@ -343,3 +343,22 @@ async def test_the_calling_legs_codec_is_offered_first_so_the_bridge_needs_no_tr
     assert isinstance(channel.audio, IaxAudioPort) and channel.audio.codec == "PCMA"
     assert inbound.caller.number == "1001"
     await channel.hangup()
+
+
+@pytest.mark.asyncio
+async def test_dial_user_secret_at_host_calls_a_host_that_is_no_configured_peer(tmp_path: Path) -> None:
+    pair = Pair(tmp_path)
+    channel = await pair.dial(f"gwa:trunk-secret@{B[0]}/600")
+    await _events(channel, pair, Answered)
+    assert channel.name.startswith(f"IAX2/{B[0]}-")
+    inbound = pair.b_channel()
+    assert (inbound.context, inbound.exten) == ("from-iax2", "600")
+    news = [f for f in (s.frame() for s in pair.net.wire if s.source == A) if isinstance(f, FullFrame)
+            and f.is_iax(IaxCommand.NEW)]
+    assert news[-1].ies.text(InfoElement.USERNAME) == "gwa"
+    await channel.hangup()
+    # A wrong secret: B refuses (as chan_iax2, "No authority found", cause 50) and no channel runs there.
+    wrong = await pair.dial(f"gwa:guess@{B[0]}:{B[1]}/600")
+    events = await _events(wrong, pair, HungUp)
+    assert events[-1] == HungUp(HangupCause.FACILITY_NOT_SUBSCRIBED)
+    assert not [c for c in pair.b.pbx.channels if not c.is_hungup]
