@@ -13,6 +13,14 @@ caller's voice goes in one meta trunk frame per 20 ms; the datagrams per second 
 IAX2 peer implementation runs here to compare with (no Asterisk in Debian 12); for scale, the published
 rule of thumb for Asterisk is ~100 G.711 calls per GHz of CPU (performance.md row 1, TransNexus 2008).
 
+Part 3 is the gateway's real path: two IAX2 endpoints, each behind its asyncio transport (a UDP socket on
+loopback) and the IAX2 channel driver with a PBX, in one event loop.  N calls are placed with the driver
+(``IAX2/b/600``), answered by the other PBX, and every 20 ms each leg's audio port sends one u-law frame
+(``write_encoded``, what a bridge to an RTP leg does) for a few seconds of wall time; the far driver turns
+each frame into the channel's audio (decoded to linear, queued).  CPU seconds (process time, both gateways,
+sockets and event loop included) per second of two-way call audio give calls per core; the datagrams per
+second the caller's gateway sends, with trunking off and on, give what trunking saves on the real path.
+
     python bench/iax2.py            # 5 runs, medians, 200 calls
     python bench/iax2.py --smoke    # 1 short run (CI)
 """
@@ -229,6 +237,87 @@ def udp_cost(count: int) -> float:
     return elapsed / (count // 64 * 64)
 
 
+async def _gateway_path(calls: int, seconds: float, trunk: bool) -> tuple[float, float, int]:
+    """(CPU seconds per second of two-way call audio, datagrams/s sent by the caller's gateway, calls up) through
+    transport + endpoint + channel driver on loopback."""
+    import asyncio
+
+    from core.channel import Channel
+    from core.events import EventBus
+    from core.iax2.channel import IaxAudioPort, IaxChannelDriver
+    from core.iax2.transport import IaxTransport
+    from core.pbx import Pbx
+
+    class Answerer:
+        async def run(self, channel: Channel) -> None:
+            await channel.answer()
+            await channel.wait_hungup()
+
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    probe.bind(("127.0.0.1", 0))
+    b_port = probe.getsockname()[1]
+    probe.close()
+    a = IaxEndpoint(IaxEndpointSettings(
+        host="127.0.0.1", peers=(IaxPeerSettings("b", host="127.0.0.1", port=b_port, username="u", secret="p",
+                                                 trunk=trunk, calltoken=False),),
+        trunk_timestamps=True), rng=random.Random(1))
+    b = IaxEndpoint(IaxEndpointSettings(host="127.0.0.1", users=(IaxUserSettings("u", secret="p", calltoken=False,
+                                                                                 trunk=trunk),)),
+                    rng=random.Random(2))
+    sides = []
+    for endpoint in (a, b):
+        pbx = Pbx(EventBus())
+        pbx.runner = Answerer()
+        holder: list[IaxChannelDriver] = []
+        transport = IaxTransport(endpoint, lambda holder=holder: holder[0].process_events())
+        driver = IaxChannelDriver(pbx, endpoint, transport.now, transport.flush)
+        holder.append(driver)
+        pbx.register_driver(driver)
+        sides.append((pbx, driver, transport))
+    await sides[0][2].start("127.0.0.1", 0)
+    await sides[1][2].start("127.0.0.1", b_port)
+    channels = []
+    for _ in range(calls):
+        channel = await sides[0][0].request("IAX2/b/600")
+        await channel.call()
+        channels.append(channel)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 5
+    while loop.time() < deadline and not all(c.state.label == "Up" for c in channels):
+        await asyncio.sleep(0.02)
+    ports = [c.audio for c in channels] + [c.audio for c in sides[1][0].channels]
+    ports = [p for p in ports if isinstance(p, IaxAudioPort)]
+    up = sum(1 for c in channels if c.state.label == "Up")
+    payload = bytes(range(160))
+    sent_before = a.stats["sent"]
+    frames = 0
+    cpu = time.process_time()
+    start = loop.time()
+    tick = start
+    while loop.time() - start < seconds:
+        for port in ports:
+            port.write_encoded(payload, "PCMU")
+        frames += len(ports)
+        tick += 0.02
+        await asyncio.sleep(max(0.0, tick - loop.time()))
+    elapsed = loop.time() - start
+    cpu = time.process_time() - cpu
+    caller_pps = (a.stats["sent"] - sent_before) / elapsed
+    for channel in channels:
+        await channel.hangup()
+    for _pbx, _driver, transport in sides:
+        await transport.stop(release=False)
+    call_seconds = frames / 2 * 0.020  # a two-way call second is 50 frames each way
+    return cpu / call_seconds, caller_pps, up
+
+
+def gateway_path(calls: int, seconds: float, trunk: bool) -> tuple[float, float, int]:
+    """:func:`_gateway_path` in its own event loop."""
+    import asyncio
+
+    return asyncio.run(_gateway_path(calls, seconds, trunk))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--smoke", action="store_true", help="one short run (CI)")
@@ -265,6 +354,20 @@ def main() -> int:
     print(f"  trunking saves {saved:,.0f} of the caller's {medians['no trunking']:,.0f} datagrams/s "
           f"({calls} calls; trunk frames of at most 1240 bytes); one gateway alone carries about twice the "
           "calls per core shown")
+
+    path_calls, seconds = (20, 0.6) if args.smoke else (100, 3.0)
+    path_runs = 1 if args.smoke else 3
+    print(f"\n{path_calls} calls through transport + endpoint + IAX2 channel driver on loopback, {seconds:.1f} s "
+          f"of 20 ms u-law frames both ways (median of {path_runs})")
+    print(f"  {'mode':<22}{'calls up':>9}{'calls/core':>12}{'caller pps':>12}   (both gateways in one process)")
+    path_pps = {}
+    for label, trunk in (("no trunking", False), ("trunk, timestamps", True)):
+        rows = [gateway_path(path_calls, seconds, trunk) for _ in range(path_runs)]
+        cpu = statistics.median(r[0] for r in rows)
+        path_pps[label] = statistics.median(r[1] for r in rows)
+        print(f"  {label:<22}{min(r[2] for r in rows):>9}{1 / cpu:>12,.0f}{path_pps[label]:>12,.0f}")
+    saved = path_pps["no trunking"] - path_pps["trunk, timestamps"]
+    print(f"  trunking saves {saved:,.0f} of the caller's {path_pps['no trunking']:,.0f} datagrams/s on the real path")
     return 0
 
 

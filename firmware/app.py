@@ -114,6 +114,10 @@ class Gateway:
                                    redirect=lambda channel, context, exten: executor.async_goto(
                                        channel.name, context, exten, 1),
                                    routable=executor.routable, media=media))
+        if config.iax2.enabled:
+            from firmware.iax2_service import Iax2Service  # imported only when used: cryptography is ~9 MiB
+
+            services.append(Iax2Service(config, self.pbx, self.registry, routable=executor.routable, media=media))
         services.extend(self.telephony.services())
         self.pbx.register_commands(self.registry)
         self._register_core_commands()

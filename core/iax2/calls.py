@@ -484,21 +484,28 @@ class CallSignalling(EndpointBase):
 
     # -- the channel driver's API ---------------------------------------------------------------------------
 
-    def call(self, peer: str, number: str, now: float, *, caller: CallerId | None = None, context: str = "",
-             formats: int | None = None, dnid: str = "", language: str = "",
-             variables: tuple[tuple[str, str], ...] = ()) -> CallId:
-        """Place a call to ``number`` at a configured peer (``IAX2/peer/number``); returns its id.
+    def call(self, peer: str | IaxPeerSettings, number: str, now: float, *, caller: CallerId | None = None,
+             context: str = "", formats: int | None = None, dnid: str = "", language: str = "",
+             variables: tuple[tuple[str, str], ...] = (), preferred: int = 0) -> CallId:
+        """Place a call to ``number`` at a configured peer (``IAX2/peer/number``), or at the peer described by
+        ``peer`` itself (``IAX2/user:secret@host/number``: settings with a ``host`` that are not configured);
+        returns its id.
 
         Sends NEW with VERSION first (RFC 5456 §6.2.2), the caller id, FORMAT/CAPABILITY (and their 64-bit
-        twins when needed), ENCRYPTION when the peer is configured for it, and an empty CALLTOKEN when the peer
-        uses call tokens (chan_iax2 ``iax2_call``).
+        twins when needed; FORMAT is ``preferred`` when it is among ours, so that a bridge to an RTP leg in that
+        codec needs no transcoding), ENCRYPTION when the peer is configured for it, and an empty CALLTOKEN when
+        the peer uses call tokens (chan_iax2 ``iax2_call``).
         """
-        settings = self.peer_settings(peer)
-        if settings is None:
-            raise IaxCallError(f"no IAX2 peer named {peer!r}")
-        address = self.peer_address(settings)
+        if isinstance(peer, str):
+            settings = self.peer_settings(peer)
+            if settings is None:
+                raise IaxCallError(f"no IAX2 peer named {peer!r}")
+            address = self.peer_address(settings)
+        else:
+            settings = peer
+            address = (settings.host, settings.port) if settings.host else None
         if address is None:
-            raise IaxCallError(f"peer {peer!r} has no known address (not registered)")
+            raise IaxCallError(f"peer {settings.name!r} has no known address (not registered)")
         call = self.new_call(address, CallKind.CALL, True, now, trunk=settings.trunk)
         call.peer = settings.name
         call.username = settings.username or self.settings.default_username
@@ -512,7 +519,8 @@ class CallSignalling(EndpointBase):
         call.trunk = settings.trunk
         call.send_calltoken = settings.calltoken
         call.variables = variables
-        preferred = self.settings.preferred(call.our_formats)
+        if not preferred & call.our_formats or preferred & (preferred - 1):
+            preferred = self.settings.preferred(call.our_formats)
         pres = (CallingPresentation.ALLOWED_PASSED_SCREEN if not call.caller.is_restricted
                 else CallingPresentation.PROHIBITED_PASSED_SCREEN)
         items: list[tuple[int, IeValue] | None] = [
@@ -793,7 +801,9 @@ class CallSignalling(EndpointBase):
         if call.state is not CallState.CHALLENGED:
             return
         ok = False
-        user = None if call.auth_reject else self.user_for(call.username)
+        # A NEW without USERNAME was matched to a peer by its address (on_new): that peer answers for it.
+        user = None if call.auth_reject else \
+            self.user_for(call.username) if call.username else self.peer_settings(call.peer)
         if user is not None:
             rsa_result = ies.text(InfoElement.RSA_RESULT)
             md5_result = ies.text(InfoElement.MD5_RESULT)

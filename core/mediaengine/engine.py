@@ -205,13 +205,18 @@ class MediaEngineImpl:
         of an analog line) hands decoded 20 ms frames to each other through ``frame_sink``.
         """
         for port in (first, second):
-            if isinstance(port, RtpPort):
-                self.clock.stop(port)
-                port.echo = False
+            if isinstance(port, RtpPort) or hasattr(port, "join_rtp"):
+                self.clock.stop(port)  # type: ignore[arg-type]
+                port.echo = False  # type: ignore[attr-defined]
             port.drain()
         if isinstance(first, RtpPort) and isinstance(second, RtpPort):
             first.peer, second.peer = second, first
             return
+        # A port carrying encoded G.711 of its own (IAX2) relays with an RTP port without decoding.
+        for own, rtp in ((first, second), (second, first)):
+            if isinstance(rtp, RtpPort) and hasattr(own, "join_rtp"):
+                own.join_rtp(rtp)
+                return
         first.frame_sink = second.write_frame
         second.frame_sink = first.write_frame
 
@@ -223,6 +228,9 @@ class MediaEngineImpl:
             if second.peer is first:
                 second.peer = None
             return
+        for own, rtp in ((first, second), (second, first)):
+            if isinstance(rtp, RtpPort) and hasattr(own, "leave_rtp"):
+                own.leave_rtp(rtp)
         first.frame_sink = None
         second.frame_sink = None
 
@@ -230,9 +238,10 @@ class MediaEngineImpl:
 
     def _port(self, channel: Channel) -> RtpPort:
         port = getattr(channel, "audio", None)
-        if not isinstance(port, RtpPort) or port.closed:
+        # Any AudioPort (RTP, IAX2, a TDM line): an object with write_frame that is not closed.
+        if port is None or not hasattr(port, "write_frame") or getattr(port, "closed", True):
             raise MediaUnavailable(f"{channel.name} has no audio stream")
-        return port
+        return port  # type: ignore[no-any-return]
 
     def sound_exists(self, name: str, language: str) -> bool:
         return sound_exists(name, language, sounds_dir=self.sounds_dir)
@@ -377,7 +386,7 @@ class MediaEngineImpl:
 
     async def stop_tones(self, channel: Channel) -> None:
         port = getattr(channel, "audio", None)
-        if isinstance(port, RtpPort):
+        if port is not None and hasattr(port, "write_frame"):
             self.clock.stop(port)
 
     def play_dtmf_tone(self, port: RtpPort, digit: str, duration_ms: int) -> bool:

@@ -181,6 +181,121 @@ class SipConfig:
         return problems
 
 
+def _host_port_problem(value: str) -> str | None:
+    """``host`` or ``host:port`` (IPv6 in brackets); None when well formed."""
+    host, port = value, ""
+    if value.startswith("["):
+        host, _, rest = value[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else rest
+    elif value.count(":") == 1:
+        host, _, port = value.partition(":")
+    if not host:
+        return f"{value!r} has no host"
+    if port and not (port.isdigit() and 0 < int(port) < 65536):
+        return f"bad port in {value!r}"
+    return None
+
+
+IaxCodec = Literal["ulaw", "alaw"]
+IaxAuth = Literal["md5", "rsa", "plaintext"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Iax2Peer:
+    """[[iax2.peers]]: another IAX2 system (iax.conf ``type=friend``): we call it and it may call us."""
+
+    name: str = setting(doc="peer name, used as Dial(IAX2/name/number); the USERNAME it calls us with",
+                        pattern=NAME_PATTERN)
+    host: str = setting("dynamic", doc="host[:port] (port 4569 by default), or dynamic: it registers to us")
+    username: str = setting("", doc="the USERNAME we call it with (its name for us); empty: none sent")
+    secret: str = setting("", doc="shared secret for MD5 (and plaintext); several separated by ';' are accepted")
+    auth: list[IaxAuth] = setting(default_factory=lambda: ["md5"],
+                                  doc="methods we ask of it and answer it with (plaintext only when listed)")
+    inkeys: list[str] = setting(default_factory=list, doc="RSA public keys (<keys_dir>/<name>.pub) it may sign with")
+    outkey: str = setting("", doc="our RSA private key (<keys_dir>/<name>.key) to answer its RSA challenges")
+    context: str = setting("from-iax2", doc="dialplan context for its calls", pattern=NAME_PATTERN)
+    codecs: list[IaxCodec] = setting(default_factory=list, doc="codecs allowed with it; empty: iax2.codecs")
+    trunk: bool = setting(False, doc="send its calls' voice in trunk (meta) frames")
+    encryption: bool = setting(False, doc="AES-128 encrypt its calls (needs md5 and a secret)")
+    force_encryption: bool = setting(False, doc="refuse its calls that are not encrypted")
+    requirecalltoken: Literal["default", "yes", "no"] = setting(
+        "default", doc="call tokens (RFC 5456 §6.2.2 as chan_iax2): default: iax2.calltoken; no for "
+        "old peers such as iaxmodem")
+    qualify: int = setting(0, min=0, max=60000, doc="POKE it and call it LAGGED above this many ms; 0: no qualify")
+    callerid: str = setting("", doc='caller ID for its calls, e.g. "Branch" <200>; empty: as sent')
+    description: str = setting("", doc="shown by iax2 show peers")
+
+    def check(self) -> list[tuple[tuple[str | int, ...], str]]:
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        if self.trunk and self.encryption:
+            problems.append((("encryption",), f"iax2 peer '{self.name}': trunk and encryption are mutually exclusive "
+                             "(as in Asterisk: trunked voice is never encrypted)"))
+        if (self.encryption or self.force_encryption) and ("md5" not in self.auth or not self.secret):
+            problems.append((("encryption",), f"iax2 peer '{self.name}': encryption needs auth md5 and a secret "
+                             "(the key comes from the MD5 challenge)"))
+        if "rsa" in self.auth and not (self.inkeys or self.outkey):
+            problems.append((("auth",), f"iax2 peer '{self.name}': auth rsa needs inkeys or outkey"))
+        if not self.auth:
+            problems.append((("auth",), f"iax2 peer '{self.name}': auth must list at least one method"))
+        if self.host != "dynamic":
+            problem = _host_port_problem(self.host)
+            if problem:
+                problems.append((("host",), f"iax2 peer '{self.name}': {problem}"))
+        return problems
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Iax2Registration:
+    """[[iax2.registrations]]: we register to a server (iax.conf ``register => user:secret@host``)."""
+
+    user: str = setting(doc="the name we register as")
+    secret: str = setting("", doc="MD5 secret")
+    host: str = setting(doc="server host[:port] (port 4569 by default)")
+    outkey: str = setting("", doc="RSA private key (<keys_dir>/<name>.key) when the server asks for RSA")
+    refresh: int = setting(60, min=10, max=3600, doc="seconds asked for; refreshed before they run out")
+    calltoken: bool = setting(True, doc="send call tokens (false for servers that lack them)")
+
+    def check(self) -> list[tuple[tuple[str | int, ...], str]]:
+        problem = _host_port_problem(self.host)
+        return [(("host",), f"iax2 registration '{self.user}': {problem}")] if problem else []
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Iax2Config:
+    """[iax2]: the IAX2 listener (RFC 5456), its peers and our registrations."""
+
+    enabled: bool = setting(False, doc="listen for IAX2 and offer Dial(IAX2/...)")
+    bind: str = setting("0.0.0.0", doc="local address of the UDP socket")
+    port: int = setting(4569, min=0, max=65535, doc="UDP port (0: any free port)")
+    guest_context: str = setting("", doc="context for calls that authenticate as no peer; empty: refuse them")
+    calltoken: bool = setting(True, doc="require call tokens of peers whose requirecalltoken is default")
+    calltoken_optional: list[str] = setting(default_factory=list, doc="networks (CIDR) exempt from call tokens")
+    trunk_frequency_ms: int = setting(20, min=10, max=1000, doc="how often trunk frames are sent, ms")
+    trunk_timestamps: bool = setting(False, doc="send trunk frames with per-call timestamps")
+    codecs: list[IaxCodec] = setting(default_factory=lambda: ["ulaw", "alaw"], doc="codecs, in preference order")
+    keys_dir: Path | None = setting(None, doc="RSA keys as Asterisk's /var/lib/asterisk/keys: <name>.pub and "
+                                    "<name>.key (PEM); default <data_dir>/keys")
+    min_reg_expire: int = setting(60, min=10, max=3600, doc="shortest registration granted to dynamic peers")
+    max_reg_expire: int = setting(3600, min=60, max=86400, doc="longest registration granted")
+    peers: list[Iax2Peer] = setting(default_factory=list)
+    registrations: list[Iax2Registration] = setting(default_factory=list)
+
+    def check(self) -> list[tuple[tuple[str | int, ...], str]]:
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        bind_problem = _bind_address_problem(self.bind)
+        if bind_problem:
+            problems.append((("bind",), f"iax2.bind: {bind_problem}"))
+        if not self.codecs:
+            problems.append((("codecs",), "iax2.codecs: list at least one codec"))
+        problems += _network_problems(self.calltoken_optional, "calltoken_optional")
+        seen: set[str] = set()
+        for i, peer in enumerate(self.peers):
+            if peer.name in seen:
+                problems.append((("peers", i, "name"), f"iax2.peers: duplicate name '{peer.name}'"))
+            seen.add(peer.name)
+        return problems
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RtpConfig:
     """[rtp]: the UDP port range for media."""
@@ -244,6 +359,7 @@ class Config:
     console: ConsoleConfig = setting(default_factory=ConsoleConfig)
     board: BoardConfig = setting(default_factory=BoardConfig)
     sip: SipConfig = setting(default_factory=SipConfig)
+    iax2: Iax2Config = setting(default_factory=Iax2Config)
     rtp: RtpConfig = setting(default_factory=RtpConfig)
     media: MediaConfig = setting(default_factory=MediaConfig)
     dialplan: DialplanConfig = setting(default_factory=DialplanConfig)

@@ -98,7 +98,7 @@ class Network:
                 return
 
     def events(self, endpoint: IaxEndpoint) -> list[object]:
-        out = []
+        out: list[object] = []
         while (event := endpoint.next_event()) is not None:
             out.append(event)
         return out

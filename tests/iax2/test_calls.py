@@ -493,3 +493,20 @@ def test_hangup_cause_from_the_peer(items: tuple[tuple[int, object], ...], cause
     assert of_type(net.events(b), CallHungUp)[0].cause is cause
     acks = [parse_datagram(d) for d, _ in b.datagrams_to_send()]
     assert len(acks) == 1 and acks[0].is_iax(IaxCommand.ACK)  # type: ignore[union-attr]
+
+
+def test_new_without_username_authenticates_as_the_peer_at_its_address() -> None:
+    """chan_iax2 finds the peer of a NEW without USERNAME by address; its AUTHREP is checked against that peer
+    (it was checked against nobody and always refused)."""
+    net = Network()
+    a = net.add(A, IaxEndpointSettings(peers=(IaxPeerSettings("b", host=B[0], secret="shared"),),
+                                       ping_interval=0, lagrq_interval=0), seed=3)
+    b = net.add(B, IaxEndpointSettings(peers=(IaxPeerSettings("a", host=A[0], secret="shared", calltoken=False,
+                                                              context="from-a"),),
+                                       ping_interval=0, lagrq_interval=0), seed=4)
+    a.call("b", "600", net.now)
+    net.pump()
+    (incoming,) = of_type(net.events(b), IncomingCall)
+    assert isinstance(incoming, IncomingCall) and (incoming.peer, incoming.context) == ("a", "from-a")
+    authreps = [f for f in _sent_frames(net, A) if f.is_iax(IaxCommand.AUTHREP)]
+    assert authreps and authreps[0].ies.text(InfoElement.MD5_RESULT)
