@@ -86,9 +86,14 @@ def test_three_phones_in_a_room_each_hear_the_two_others(gateway: GatewayProcess
             phone.start(scenario, "-s", "800", "-set", "caller", "1001", "-au", "1001", "-ap", "demo-1001",
                         "-mp", str(media_port), timeout=SECONDS + 15)
             phones[name] = (phone, media_port, capture)
-        time.sleep(SECONDS / 2)
-        ok, listing = gateway.console("confbridge list")
-        assert ok and any(line.split()[:2] == ["demo", "3"] for line in listing.splitlines()), listing
+        deadline = time.monotonic() + SECONDS
+        listing = ""
+        while time.monotonic() < deadline:  # the three calls set up (digest round trips) in their own time
+            ok, listing = gateway.console("confbridge list")
+            if ok and any(line.split()[:2] == ["demo", "3"] for line in listing.splitlines()):
+                break
+            time.sleep(0.1)
+        assert any(line.split()[:2] == ["demo", "3"] for line in listing.splitlines()), listing
         ok, parties = gateway.console("confbridge list demo")
         assert ok and parties.count("SIP/") == 3, parties
         results = {name: phone.wait(timeout=SECONDS + 20) for name, (phone, _, _) in phones.items()}
