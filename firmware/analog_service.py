@@ -28,6 +28,7 @@ from core.mediaengine.engine import MediaEngineImpl
 from core.mediaengine.tdm import TdmClock, TdmPort
 from core.pbx import Pbx
 from core.tones import ToneGenerator, parse_tone_list
+from cython_media.spandsp import CallerIdStandard
 from drivers.fxs_fxo.channel import AnalogPorts, FxoPortConfig, FxsPortConfig, RouteProbe, fxo_ring_delays
 from drivers.fxs_fxo.countries import CountryError, CountryProfile, country_profile
 from drivers.fxs_fxo.fxo_line import FxoOptions
@@ -220,7 +221,12 @@ class AnalogSystem:
         peers = SimPeers(world)
         for number, fxs in ports.fxs.items():
             profile = fxs.line.profile
+            # A phone sold in the country: its own standard first (others still decode, as multi-standard sets do).
+            standards = [s for s in CallerIdStandard if s is not profile.callerid]
+            if profile.callerid is not None:
+                standards.insert(0, profile.callerid)
             peers.add_phone(VirtualPhone(number, world.phone(number), known_tones=tone_frequencies(profile),
+                                         callerid_standards=standards,
                                          pulse_break_ms=profile.pulse_break_ms, pulse_make_ms=profile.pulse_make_ms,
                                          pulse_interdigit_ms=profile.pulse_interdigit_ms))
         models = getattr(backend, "models", [])

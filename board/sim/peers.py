@@ -96,19 +96,22 @@ def analyse(samples: Sequence[int], known: Mapping[str, tuple[int, ...]] | None 
     level = 20 * math.log10(rms / ZERO_DBM0_RMS) if rms > 0 else -99.0
     if level < -45:
         return Hearing(round(level, 1), (), "silence")
+    # The coarse sweep uses 50 ms (main lobe +-20 Hz) so that a tone between two 20 Hz steps is not missed;
+    # the refinement uses 100 ms (+-10 Hz) for 2 Hz precision.
     window = samples[-800:]
-    coarse = {f: _goertzel(window, f) for f in range(200, 3800, 20)}
+    short = samples[-400:]
+    coarse = {f: _goertzel(short, f) for f in range(200, 3800, 20)}
     ranked = sorted(coarse, key=lambda f: coarse[f], reverse=True)
     peaks: list[int] = []
     top = coarse[ranked[0]]
     for f in ranked:
         if coarse[f] < top * 0.08 or len(peaks) == 2:
             break
-        if all(abs(f - p) > 60 for p in peaks):
+        if all(abs(f - p) > 30 for p in peaks):  # 440+480 Hz (US ringback) are 40 Hz apart
             peaks.append(f)
     refined = []
     for peak in peaks:
-        fine = {f: _goertzel(window, f) for f in range(peak - 20, peak + 21, 2)}
+        fine = {f: _goertzel(window, f) for f in range(peak - 14, peak + 15, 2)}
         refined.append(max(fine, key=lambda f: fine[f]))
     frequencies = tuple(sorted(refined))
     name = ""
@@ -242,6 +245,7 @@ class VirtualPhone:
         self.ring = _RingMeter()
         self.caller_id: CallerIdMessage | None = None
         self.caller_id_standard: CallerIdStandard | None = None
+        self._caller_id_at = -10.0
         self.caller_ids: list[CallerIdMessage] = []
         self.waiting_caller_id: CallerIdMessage | None = None
         self.message_waiting: MessageWaiting | None = None
@@ -334,8 +338,11 @@ class VirtualPhone:
             for standard, message in self._cid.feed(frame):
                 if isinstance(message, MessageWaiting):
                     self.message_waiting = message
+                elif message == self.caller_id and now - self._caller_id_at < 2.0:
+                    continue  # the same burst decoded by a second demodulator (V.23 also hears Bell 202)
                 else:
                     self.caller_id, self.caller_id_standard = message, standard
+                    self._caller_id_at = now
                     self.caller_ids.append(message)
             return
         for digit in self._dtmf.feed(frame):
