@@ -281,6 +281,7 @@ class AnalogService:
         self.media = media
         self.executor = executor
         self.system: AnalogSystem | None = None
+        register_commands(registry, lambda: self.system)
 
     async def start(self) -> None:
         engine = getattr(self.media, "engine", None)
@@ -293,7 +294,6 @@ class AnalogService:
         except (BoardError, HalError, CountryError) as exc:
             raise ServiceStartError(str(exc)) from None
         self.system.start()
-        register_commands(self.registry, lambda: self.system)
         ports = self.system.ports
         log.info("analog: %d FXS and %d FXO ports (%s)", len(ports.fxs), len(ports.fxo), self.config.analog.country)
 

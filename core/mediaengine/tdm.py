@@ -38,7 +38,7 @@ from cython_media.speexdsp import EchoCanceller
 if TYPE_CHECKING:
     from core.mediaengine.engine import MediaEngineImpl
 
-log = logging.getLogger("centralita.media.tdm")
+log = logging.getLogger("centralita.media")
 
 FRAME_SAMPLES = 160          # 20 ms at 8 kHz: one tick
 FRAME_BYTES = 2 * FRAME_SAMPLES

@@ -101,7 +101,7 @@ from drivers.fxs_fxo.si3050 import (
 )
 from drivers.fxs_fxo.si3215 import FxsEvent, HookChanged, PowerAlarm, RingTrip, Si3215, Si3215Error
 
-log = logging.getLogger("centralita.drivers.fxs_fxo")
+log = logging.getLogger("centralita.analog")
 
 RouteProbe = Callable[[str, str, str], Route]
 """(context, digits, caller number) -> what the dialplan says of the digits."""

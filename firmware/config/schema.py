@@ -288,9 +288,17 @@ class AnalogConfig:
     ports: list[AnalogPortConfig] = setting(default_factory=list)
 
     def check(self) -> list[tuple[tuple[str | int, ...], str]]:
+        from drivers.fxs_fxo.countries import COUNTRIES
+
         seen: set[int] = set()
         problems: list[tuple[tuple[str | int, ...], str]] = []
+        known = ", ".join(sorted(COUNTRIES))
+        if self.country not in COUNTRIES and self.country != "gb":
+            problems.append((("country",), f"analog.country: no country profile '{self.country}' ({known})"))
         for i, port in enumerate(self.ports):
+            if port.country and port.country not in COUNTRIES and port.country != "gb":
+                problems.append((("ports", i, "country"), f"analog port {port.number}: no country profile "
+                                 f"'{port.country}' ({known})"))
             if port.number in seen:
                 problems.append((("ports", i, "number"), f"analog.ports: port {port.number} is listed twice"))
             seen.add(port.number)
