@@ -8,7 +8,8 @@ modules up, puts each working port's timeslot on one :class:`~core.mediaengine.t
 settings come from ``[analog]`` and ``[[analog.ports]]`` over the port's country profile.
 
 The simulated board boots on virtual time (calibration and converter ramps take no real time) and then
-runs on real time, paced by its PCM bus, so that SIP phones and people can talk to it.
+runs paced: its time is the PCM bus's sample count, moved at the real 8 kHz rate, so that SIP phones and
+people can talk to it and dial pulses keep their timing even when the event loop runs late.
 """
 
 from __future__ import annotations
@@ -151,8 +152,8 @@ class AnalogSystem:
         assembly = BoardAssembly(description, backend, country=default_profile.daa, store=store)
         await assembly.start()
         sim_clock = getattr(backend, "clock", None)
-        if world is not None and not virtual_time and getattr(sim_clock, "virtual", False):
-            sim_clock.virtual = False  # type: ignore[union-attr]
+        if world is not None and not virtual_time and callable(getattr(sim_clock, "pace", None)):
+            sim_clock.pace()  # type: ignore[union-attr]
         assert assembly.pcm is not None
         now: Callable[[], float] = backend.clock.now
         ulaw = description.law is PcmLaw.ULAW

@@ -78,7 +78,7 @@ class Hearing:
         return f"{self.name} ({text})" if self.name else text
 
 
-def _goertzel(samples: Sequence[int], frequency: float) -> float:
+def _goertzel(samples: Sequence[float], frequency: float) -> float:
     coefficient = 2 * math.cos(2 * math.pi * frequency / SAMPLE_RATE)
     s1 = s2 = 0.0
     for x in samples:
@@ -96,22 +96,23 @@ def analyse(samples: Sequence[int], known: Mapping[str, tuple[int, ...]] | None 
     level = 20 * math.log10(rms / ZERO_DBM0_RMS) if rms > 0 else -99.0
     if level < -45:
         return Hearing(round(level, 1), (), "silence")
-    # The coarse sweep uses 50 ms (main lobe +-20 Hz) so that a tone between two 20 Hz steps is not missed;
-    # the refinement uses 100 ms (+-10 Hz) for 2 Hz precision.
-    window = samples[-800:]
-    short = samples[-400:]
-    coarse = {f: _goertzel(short, f) for f in range(200, 3800, 20)}
+    # 100 ms under a Hann window: main lobe +-20 Hz (440 and 480 Hz, 40 Hz apart, stay two peaks), side
+    # lobes 31 dB down (a single tone never shows a second peak); a 10 Hz sweep, then 1 Hz around each peak.
+    tail = samples[-800:]
+    count = len(tail)
+    window = [x * (0.5 - 0.5 * math.cos(2 * math.pi * n / count)) for n, x in enumerate(tail)]
+    coarse = {f: _goertzel(window, f) for f in range(200, 3800, 10)}
     ranked = sorted(coarse, key=lambda f: coarse[f], reverse=True)
     peaks: list[int] = []
     top = coarse[ranked[0]]
     for f in ranked:
-        if coarse[f] < top * 0.08 or len(peaks) == 2:
+        if coarse[f] < top * 0.1 or len(peaks) == 2:
             break
-        if all(abs(f - p) > 30 for p in peaks):  # 440+480 Hz (US ringback) are 40 Hz apart
+        if all(abs(f - p) > 25 for p in peaks):
             peaks.append(f)
     refined = []
     for peak in peaks:
-        fine = {f: _goertzel(window, f) for f in range(peak - 14, peak + 15, 2)}
+        fine = {f: _goertzel(window, f) for f in range(peak - 8, peak + 9)}
         refined.append(max(fine, key=lambda f: fine[f]))
     frequencies = tuple(sorted(refined))
     name = ""
