@@ -364,6 +364,12 @@ class FxsPort:
 
         channel.add_hangup_callback(gone)
 
+    def set_message_waiting(self, waiting: bool, count: int | None = None) -> None:
+        """Messages wait for this phone (or no longer): FSK VMWI on the idle line (GR-30 / EN 300 659-3
+        MDMF message waiting) and stutter dial tone when it is lifted."""
+        self.line.set_message_waiting(waiting, count, self.ports.now())
+        self.apply()
+
     def describe(self) -> str:
         """The line's state for ``ports show``."""
         names = ", ".join(c.name for c in self.calls.values())
