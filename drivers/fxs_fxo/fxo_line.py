@@ -341,9 +341,15 @@ class FxoLine:
             if self.options.immediate or not wants_cid or rings.count >= 2:
                 self._offer(at)
             else:
-                # Bell 202 / ETSI "with ringing": the data comes in the first silence; wait for it at most
-                # until the second ring would have started.
-                self._timers["cid_wait"] = at + sum(self.profile.ring_cadence_ms[:2]) / 1000 + 1.0
+                # Bell 202 / ETSI "with ringing": the data comes in the first silence long enough for it (the
+                # 200 ms gap of a double ring is skipped); wait for it until that silence is over, plus 1 s.
+                cadence = self.profile.ring_cadence_ms
+                wait_ms = 0
+                for index in range(0, len(cadence), 2):
+                    wait_ms += cadence[index] + cadence[index + 1]
+                    if cadence[index + 1] >= 1000:
+                        break
+                self._timers["cid_wait"] = at + wait_ms / 1000 + 1.0
 
     def ring_stopped(self, at: float) -> None:
         """The driver saw the ringing stop."""
