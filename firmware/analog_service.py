@@ -229,7 +229,8 @@ class AnalogSystem:
             peers.add_phone(VirtualPhone(number, world.phone(number), known_tones=tone_frequencies(profile),
                                          callerid_standards=standards,
                                          pulse_break_ms=profile.pulse_break_ms, pulse_make_ms=profile.pulse_make_ms,
-                                         pulse_interdigit_ms=profile.pulse_interdigit_ms))
+                                         pulse_interdigit_ms=profile.pulse_interdigit_ms,
+                                         flash_ms=(profile.flash_min_ms + profile.flash_max_ms) // 2))
         models = getattr(backend, "models", [])
         for number, fxo in ports.fxo.items():
             line = world.line(number)
@@ -353,8 +354,8 @@ def register_commands(registry: CommandRegistry, system: Callable[[], AnalogSyst
                 return f"phone {phone.number}: dialling {rest[0]} ({'pulse' if len(rest) == 2 else 'DTMF'}, " \
                        f"{seconds:.1f} s)"
             if action == "flash" and len(rest) <= 1:
-                phone.flash(int(rest[0]) if rest else 100)
-                return f"phone {phone.number}: flash"
+                phone.flash(int(rest[0]) if rest else None)
+                return f"phone {phone.number}: flash ({int(rest[0]) if rest else phone.flash_ms} ms)"
             if action == "tone" and 1 <= len(rest) <= 2:
                 phone.play_tone(float(rest[0]), float(rest[1]) if len(rest) == 2 else 2.0)
                 return f"phone {phone.number}: playing {rest[0]} Hz"

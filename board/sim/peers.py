@@ -225,7 +225,8 @@ class VirtualPhone:
     def __init__(self, number: int, phone: Phone, *, known_tones: Mapping[str, tuple[int, ...]] | None = None,
                  callerid_standards: Sequence[CallerIdStandard] = tuple(CallerIdStandard),
                  type2: bool = True, pulse_break_ms: int = 60, pulse_make_ms: int = 40,
-                 pulse_interdigit_ms: int = 700, dtmf_on_ms: int = 80, dtmf_off_ms: int = 80) -> None:
+                 pulse_interdigit_ms: int = 700, dtmf_on_ms: int = 80, dtmf_off_ms: int = 80,
+                 flash_ms: int = 100) -> None:
         self.number = number
         self.phone = phone
         self.known_tones = dict(known_tones or {})
@@ -235,6 +236,7 @@ class VirtualPhone:
         self.pulse_interdigit_ms = pulse_interdigit_ms
         self.dtmf_on_ms = dtmf_on_ms
         self.dtmf_off_ms = dtmf_off_ms
+        self.flash_ms = flash_ms
         self._mic = _Stream()
         self._hook_plan: deque[tuple[float, bool]] = deque()   # (at, off_hook)
         self._cid = _CallerIdReceiver(callerid_standards)
@@ -294,8 +296,10 @@ class VirtualPhone:
             at += self.pulse_interdigit_ms / 1000
         return at - self._now
 
-    def flash(self, duration_ms: int = 100) -> None:
-        """Hook flash: on hook for ``duration_ms``."""
+    def flash(self, duration_ms: int | None = None) -> None:
+        """Hook flash: on hook for ``duration_ms`` (default: the phone's own flash time, e.g. a US phone's
+        flash key gives 600-750 ms, a European one 100 ms)."""
+        duration_ms = self.flash_ms if duration_ms is None else duration_ms
         if not self.phone.off_hook:
             raise PeerError(f"phone {self.number} is on hook: nothing to flash")
         self._hook_plan.append((self._now, False))

@@ -24,6 +24,12 @@ PLAN = """
 [globals]
 
 [phones]
+exten => 600,1,Answer()
+ same => n,Echo()
+ same => n,Hangup()
+exten => 601,1,Answer()
+ same => n,Milliwatt()
+ same => n,Hangup()
 exten => _200[1-2],1,Dial(FXS/${EXTEN:3},30)
  same => n,Hangup()
 exten => 3000,1,Dial(FXO/g1/5551234,30)

@@ -168,3 +168,15 @@ async def test_phone_calls_out_through_an_fxo_line(rig: Rig) -> None:
     line.disconnect("battery")
     await rig.until(lambda: not rig.system.ports.fxo[3].calls and not rig.system.ports.fxs[1].calls, 1.5,
                     "both legs clear when the far end hangs up")
+
+
+async def test_media_applications_on_an_analog_phone(rig: Rig) -> None:
+    # (Generators such as Milliwatt() run on the engine's real-time clock: test_tdm covers them on a leg.)
+    phone = rig.phone(1)
+    phone.lift()
+    await rig.run(0.3)
+    phone.dial("600")  # Echo: the phone hears itself
+    await rig.run(1.0)
+    phone.play_tone(852, 1.0)
+    await rig.run(0.6)
+    assert_hears(phone, (852,), "Echo() returns the phone's own audio")

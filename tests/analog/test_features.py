@@ -35,7 +35,7 @@ async def test_call_waiting_with_type2_caller_id_and_flash(rig: Rig) -> None:
     assert caller.waiting_caller_id is not None and caller.waiting_caller_id.number == "2001"
     assert "a call waiting" in rig.system.ports.fxs[1].describe()
     # Flash: the line is answered and FXS 2 is on hold.
-    caller.flash(600)
+    caller.flash()
     await rig.until(lambda: line.state is LineState.CONNECTED, 3.0, "the waiting call answered by a flash")
     await rig.run(0.5)
     caller.play_tone(1004, 1.0)
@@ -47,7 +47,7 @@ async def test_call_waiting_with_type2_caller_id_and_flash(rig: Rig) -> None:
     assert "a call on hold" in rig.system.ports.fxs[1].describe()
     # Flash again: back to FXS 2.
     await rig.run(1.0)
-    caller.flash(600)
+    caller.flash()
     await rig.run(1.0)
     caller.play_tone(700, 1.0)
     await rig.run(0.6)
