@@ -58,10 +58,11 @@ def test_phone_calls_phone_through_the_console(dut: object, board: Board, pulse:
     command(dut, "sim phone 1 dial 2002" + (" pulse" if pulse else ""),
             r"phone 1: dialling 2002 \((pulse|DTMF)")
     poll(dut, "sim phone 2 status", r"ringing: yes", timeout=15)
-    match, _ = poll(dut, "sim phone 2 status", r"rings 2; cadence (\d+)/(\d+)", timeout=10)
-    on, off = int(match.group(1)), int(match.group(2))
-    assert abs(on - 2000) <= 60 and abs(off - 4000) <= 60, (on, off)
-    poll(dut, "sim phone 2 status", r'caller id: 2001 "FXS 1" \(bell202\)', timeout=2)
+    if not pulse:  # (the cadence and caller ID do not depend on how the number was dialled: checked once)
+        match, _ = poll(dut, "sim phone 2 status", r"rings 2; cadence (\d+)/(\d+)", timeout=10)
+        on, off = int(match.group(1)), int(match.group(2))
+        assert abs(on - 2000) <= 60 and abs(off - 4000) <= 60, (on, off)
+        poll(dut, "sim phone 2 status", r'caller id: 2001 "FXS 1" \(bell202\)', timeout=2)
     command(dut, "sim phone 2 offhook", r"phone 2: off hook")
     poll(dut, "core show channels", r"2 active channels", timeout=3)
     command(dut, "sim phone 1 tone 1004 3", r"playing 1004 Hz")
@@ -80,11 +81,15 @@ def test_fxo_call_with_etsi_caller_id_and_disconnects(dut: object, board: Board)
         command(dut, "sim line 3 ring cid 5551234 ALICE", r"line 3: ringing with caller ID 5551234")
         # [from-pstn] of the demo dialplan rings FXS 1 with the caller ID captured on the line.
         poll(dut, "core show channels", r"FXO/3-\d+\s+s@from-pstn", timeout=8)
+        command(dut, "core show channel FXO/3", r"Caller ID: 5551234\s+Caller ID Name: ALICE")
         poll(dut, "sim phone 1 status", r'caller id: 5551234 "ALICE" \(v23\)', timeout=10)
         command(dut, "sim phone 1 offhook", r"phone 1: off hook")
         poll(dut, "sim line 3 status", r"line 3: connected", timeout=3)
         command(dut, "sim line 3 tone 1209 3", r"playing 1209 Hz")
         poll(dut, "sim phone 1 status", r"hearing: 12[01]\d Hz", timeout=3)
+        # A reversal in the first 0.65 s after the line is seized is taken as the loop closing, not a hang-up
+        # (DAHDI polarityonanswerdelay): talk for a second first.
+        time.sleep(1.0)
         command(dut, f"sim line 3 disconnect {method}", rf"line 3: disconnect \({method}\)")
         # The gateway releases the line (the exchange sees the loop open) and both channels go.
         _, took = poll(dut, "sim line 3 status", r"loop: open", timeout=3)
