@@ -480,10 +480,9 @@ class FxsLine:
             self._set_polarity(True)
 
     def answered_by_pbx(self, call: int, now: float) -> None:
-        """The PBX answered the phone's call itself (an IVR, Echo): the line is talking."""
-        if call == self.active and self.state is FxsState.CALLING:
-            self.state = FxsState.TALKING
-            self._silence()
+        """The PBX answered the phone's call (``Answer()``, or ``Dial()`` when the called party answered):
+        the line is talking, and reverses if the port signals answer that way (payphones, call meters)."""
+        self.remote_answered(call, now)
 
     def remote_hungup(self, call: int, now: float, *, busy: bool = False) -> None:
         """Call ``call`` was cleared by the PBX or the far end (``busy``: it never got through, user busy)."""

@@ -141,3 +141,51 @@ async def test_hook_flash_down_an_fxo_line(rig: Rig) -> None:
     assert await fxo.driver.indicate(fxo, Indication.FLASH)
     await rig.until(lambda: line.flashes == 1, 2.0, "the exchange saw one flash")
     assert line.state is LineState.CONNECTED, "a flash is not a release"
+
+
+async def test_fxs_polarity_reversal_on_answer_and_open_loop_on_hang_up(tmp_path: Path) -> None:
+    analog = AnalogConfig(ports=[AnalogPortConfig(number=1, answer_polarity_reversal=True,
+                                                  disconnect_open_loop_ms=500)])
+    rig = await make_rig(tmp_path, analog=analog)
+    try:
+        caller, callee = await call_2002_from_2001(rig, pulse=False)
+        wires = rig.system.world.phone(1)
+        assert not wires.feed().reversed, "forward polarity while the call rings"
+        callee.lift()
+        await rig.until(lambda: wires.feed().reversed, 1.0, "the line reverses when the far end answers")
+        callee.hang_up()
+        await rig.until(lambda: wires.feed().dc_voltage == 0.0, 2.0, "the loop is opened (kewlstart disconnect)")
+        opened = rig.now
+        await rig.until(lambda: wires.feed().dc_voltage != 0.0, 2.0, "the feed comes back")
+        assert 0.45 <= rig.now - opened <= 0.6
+        assert not wires.feed().reversed, "forward polarity again"
+    finally:
+        await rig.close()
+
+
+@pytest.mark.parametrize("echo_cancel", ["yes", "no"])
+async def test_fxo_echo_canceller_removes_the_line_echo(tmp_path: Path, echo_cancel: str) -> None:
+    analog = AnalogConfig(ports=[AnalogPortConfig(number=3, echo_cancel=echo_cancel)])  # type: ignore[arg-type]
+    rig = await make_rig(tmp_path, analog=analog)
+    try:
+        phone, line = rig.phone(1), rig.line(3)
+        assert line.echo_return_loss_db == 20.0  # the exchange's hybrid returns what it hears 20 dB down
+        phone.lift()
+        await rig.run(0.3)
+        phone.dial("3000")
+        await rig.until(lambda: line.state is LineState.CALLED, 10.0, "dialled")
+        line.answer()
+        await rig.run(0.5)
+        # The phone talks (a mix of tones, like speech it is not one frequency); the far end is silent.
+        from board.sim.peers import sine
+
+        talk = [a + b for a, b in zip(sine(440, 4.0, -13.0), sine(1330, 4.0, -13.0), strict=True)]
+        phone.speak(talk)
+        await rig.run(3.5)
+        echo = phone.hearing(0.5).level_dbm0
+        if echo_cancel == "yes":
+            assert echo < -45, f"residual echo {echo} dBm0"
+        else:
+            assert -35 < echo < -25, f"uncancelled echo {echo} dBm0 (talk at -10 dBm0, hybrid 20 dB)"
+    finally:
+        await rig.close()
