@@ -189,3 +189,28 @@ async def test_fxo_echo_canceller_removes_the_line_echo(tmp_path: Path, echo_can
             assert -35 < echo < -25, f"uncancelled echo {echo} dBm0 (talk at -10 dBm0, hybrid 20 dB)"
     finally:
         await rig.close()
+
+
+async def test_calling_a_phone_that_is_off_hook_gives_busy(rig: Rig) -> None:
+    busy_one, caller = rig.phone(1), rig.phone(2)
+    busy_one.lift()
+    await rig.run(0.3)
+    caller.lift()
+    await rig.run(0.3)
+    caller.dial("2001")
+    await rig.until(lambda: not rig.system.ports.fxs[2].calls and rig.now > 1.0, 3.0, "the call is refused")
+    await rig.until(lambda: caller.hearing().name == "busy", 1.5, "busy tone (480+620 Hz) at the caller")
+    assert not busy_one.phone.ringing
+    assert busy_one.hearing().name == "dial", "the off-hook phone is left alone"
+    assert not rig.system.ports.fxs[1].calls
+
+
+async def test_caller_giving_up_on_an_fxo_line_stops_the_phone_ringing(rig: Rig) -> None:
+    line, phone = rig.line(3), rig.phone(1)
+    line.ring("2001")
+    await rig.until(lambda: phone.phone.ringing, 10.0, "FXS 1 rings for the line")
+    line.stop_ringing()
+    took = await rig.until(lambda: not rig.system.ports.fxo[3].calls and not rig.system.ports.fxs[1].calls, 12.0,
+                           "the call goes when the line stops ringing")
+    assert not phone.phone.ringing
+    assert took <= 8.0 + 4.0 + 0.5, "the ring timeout (8 s after the last ring)"
