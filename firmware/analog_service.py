@@ -314,7 +314,7 @@ _LINE_USAGE = ("Usage: sim line <n> ring [cid <number> [<name>]]|answer|reverse|
 
 def register_commands(registry: CommandRegistry, system: Callable[[], AnalogSystem | None]) -> None:
     """``ports show``, ``sim phone`` and ``sim line``."""
-    for words in ("ports show", "sim phone", "sim line"):
+    for words in ("ports show", "ports mwi", "sim phone", "sim line"):
         registry.unregister(words)
 
     def current() -> AnalogSystem:
@@ -333,6 +333,19 @@ def register_commands(registry: CommandRegistry, system: Callable[[], AnalogSyst
         if request.args:
             raise CliUsageError()
         return current().ports_show()
+
+    def ports_mwi(request: CliRequest) -> str:
+        args = request.args
+        if len(args) not in (2, 3) or not args[0].isdigit() or args[1] not in ("on", "off") or (
+                len(args) == 3 and (args[1] == "off" or not args[2].isdigit())):
+            raise CliUsageError()
+        number = int(args[0])
+        port = current().ports.fxs.get(number)
+        if port is None:
+            raise CliCommandFailed(f"no FXS port {number}")
+        count = int(args[2]) if len(args) == 3 else None
+        port.set_message_waiting(args[1] == "on", count)
+        return f"FXS port {number}: message waiting {args[1]}" + (f" ({count})" if count is not None else "")
 
     def sim_phone(request: CliRequest) -> str:
         from board.sim.peers import PeerError
@@ -407,6 +420,9 @@ def register_commands(registry: CommandRegistry, system: Callable[[], AnalogSyst
     registry.register("ports show", ports_show, "Show the analog ports and their lines",
                       "Usage: ports show\n       Modules found on the board, their electrical state and each "
                       "line's call state.")
+    registry.register("ports mwi", ports_mwi, "Set message waiting on an FXS phone",
+                      "Usage: ports mwi <port> on [<count>]|off\n       FSK VMWI to the idle phone and stutter dial "
+                      "tone while messages wait.")
     registry.register("sim phone", sim_phone, "Drive a simulated phone", _PHONE_USAGE)
     registry.register("sim line", sim_line, "Drive a simulated exchange line", _LINE_USAGE)
 

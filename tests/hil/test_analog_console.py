@@ -98,3 +98,12 @@ def test_fxo_call_with_etsi_caller_id_and_disconnects(dut: object, board: Board)
         poll(dut, "sim line 3 status", r"line 3: idle", timeout=3)
         command(dut, "sim phone 1 onhook", r"phone 1: on hook")
         time.sleep(1.5)  # longer than the flash window: the phone's hang-up is taken as one
+
+
+def test_message_waiting_from_the_console(dut: object, board: Board) -> None:
+    ready(dut, board)
+    command(dut, "ports mwi 2 on 3", r"FXS port 2: message waiting on \(3\)")
+    poll(dut, "sim phone 2 status", r"message waiting: on", timeout=5)
+    command(dut, "ports mwi 2 off", r"FXS port 2: message waiting off")
+    poll(dut, "sim phone 2 status", r"message waiting: off", timeout=5)
+    command(dut, "ports mwi 9 on", r"no FXS port 9")
