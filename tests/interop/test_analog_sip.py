@@ -1,7 +1,9 @@
 """A SIP phone (SIPp) calls the analog phone on FXS port 1 of the gateway's simulated board, the simulated
 phone answers, and audio flows both ways: SIPp plays an A-law 1633 Hz tone (RTP written into a pcap here)
 that the phone hears, and the phone speaks a 1004 Hz tone that arrives in the RTP tshark captures on
-SIPp's media port.  The phone is driven through the gateway's console (``sim phone 1 ...``)."""
+SIPp's media port.  And the other way: the analog phone on FXS 2 dials a SIP phone (SIPp answering with
+``-rtp_echo``) and hears its own voice come back through the RTP leg.  The phones are driven through the
+gateway's console (``sim phone N ...``)."""
 
 from __future__ import annotations
 
@@ -106,3 +108,24 @@ def test_sip_phone_calls_the_analog_phone_and_they_talk(gateway: GatewayProcess,
             found.append(hearing)
     assert found, "the phone's 1004 Hz tone never reached the SIP phone"
     assert all(math.isfinite(h.level_dbm0) and h.level_dbm0 > -20 for h in found), found
+
+
+def test_analog_phone_calls_a_sip_phone_and_hears_itself_through_rtp(gateway: GatewayProcess,
+                                                                    tmp_path: Path) -> None:
+    callee = Sipp(("127.0.0.1", gateway.sip_port), tmp_path)
+    try:
+        register(callee, "1002", "demo-1002")
+        callee.start("uas_answer.xml", "-rtp_echo", "-mp", str(free_media_port()), timeout=30)
+        assert gateway.console("sim phone 2 offhook")[0]
+        console_until(gateway, "sim phone 2 status", r"hearing: dial")
+        assert gateway.console("sim phone 2 dial 1002")[0]
+        console_until(gateway, "core show channels", r"SIP/1002-\S+\s.*Up", timeout=10)
+        time.sleep(0.5)
+        assert gateway.console("sim phone 2 tone 1209 3")[0]
+        console_until(gateway, "sim phone 2 status", r"hearing: 1209 Hz", timeout=3)
+        assert gateway.console("sim phone 2 onhook")[0]
+        answered = callee.wait(timeout=15)
+        assert answered.ok, answered.output[-3000:] + answered.errors
+        console_until(gateway, "core show channels", r"\b0 active channels", timeout=5)
+    finally:
+        callee.stop()
