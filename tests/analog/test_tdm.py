@@ -141,3 +141,29 @@ async def test_media_applications_run_on_a_tdm_leg() -> None:
     sent = linear(g711.ulaw2lin(b"".join(block[3::4] for block in highway.sent[-5:])))
     hearing = analyse(sent)
     assert hearing.frequencies and abs(hearing.frequencies[0] - 1004) <= 4 and hearing.level_dbm0 > -2
+
+
+async def test_a_paced_simulated_board_keeps_pcm_time_at_the_real_rate() -> None:
+    import time
+
+    from board.backends.sim import SimBackend
+    from board.hal import PcmConfig
+
+    backend = SimBackend()
+    bus = backend.open_pcm(PcmConfig(clock_hz=2_048_000, slots=32))
+    bus.start()
+    backend.clock.pace()
+    started_real, started_board = time.monotonic(), backend.clock.now()
+    for _ in range(10):  # 200 ms of PCM
+        await bus.exchange(bytes(32 * 160))
+    real = time.monotonic() - started_real
+    assert backend.clock.now() - started_board == pytest.approx(0.2)  # board time is the sample count
+    assert 0.17 <= real <= 0.4, f"paced at the real rate: {real:.3f} s"
+    # A burst after the event loop was late: board time still moves 20 ms per exchange, no more.
+    await asyncio.sleep(0.1)
+    before = backend.clock.now()
+    await bus.exchange(bytes(32 * 160))
+    assert backend.clock.now() - before == pytest.approx(0.02)
+    slept = time.monotonic()
+    await backend.clock.sleep(0.05)  # a driver's sleep is a real one while paced
+    assert time.monotonic() - slept >= 0.045
