@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -425,11 +425,6 @@ def register_commands(registry: CommandRegistry, system: Callable[[], AnalogSyst
                       "tone while messages wait.")
     registry.register("sim phone", sim_phone, "Drive a simulated phone", _PHONE_USAGE)
     registry.register("sim line", sim_line, "Drive a simulated exchange line", _LINE_USAGE)
-
-
-def describe_profiles(profiles: Mapping[int, CountryProfile]) -> str:
-    """One line per port's country profile (for logs)."""
-    return "\n".join(f"port {n}: {p.describe()}" for n, p in sorted(profiles.items()))
 
 
 __all__ = ["AnalogService", "AnalogSystem", "dialplan_route", "port_profile", "register_commands", "split_gain"]

@@ -214,3 +214,33 @@ async def test_caller_giving_up_on_an_fxo_line_stops_the_phone_ringing(rig: Rig)
                            "the call goes when the line stops ringing")
     assert not phone.phone.ringing
     assert took <= 8.0 + 4.0 + 0.5, "the ring timeout (8 s after the last ring)"
+
+
+async def _levels(tmp_path: Path, ports: list[AnalogPortConfig]) -> tuple[float, float]:
+    """(what the exchange hears of a -30 dBm0 tone from FXS 1, what FXS 1 hears of a -30 dBm0 tone from the
+    exchange) in a call out through FXO 3."""
+    rig = await make_rig(tmp_path, analog=AnalogConfig(ports=ports))
+    try:
+        phone, line = rig.phone(1), rig.line(3)
+        phone.lift()
+        await rig.run(0.3)
+        phone.dial("3000")
+        await rig.until(lambda: line.state is LineState.CALLED, 10.0, "dialled")
+        line.answer()
+        await rig.run(0.5)
+        phone.play_tone(1004, 1.0, -30.0)
+        line.play_tone(1633, 1.0, -30.0)
+        await rig.run(0.8)
+        return line.hearing().level_dbm0, phone.hearing().level_dbm0
+    finally:
+        await rig.close()
+
+
+async def test_port_gains_in_hardware_and_software(tmp_path: Path) -> None:
+    flat_out, flat_in = await _levels(tmp_path, [])
+    # FXO 3: +20 dB toward the line (12.9 dB in the Si3050, 7.1 dB in software), -6 dB from it;
+    # FXS 1: +6 dB from the phone (the Si3215's maximum).
+    out, into = await _levels(tmp_path, [AnalogPortConfig(number=3, tx_gain_db=20.0, rx_gain_db=-6.0),
+                                         AnalogPortConfig(number=1, rx_gain_db=6.0)])
+    assert out - flat_out == pytest.approx(26.0, abs=1.0), (flat_out, out)
+    assert into - flat_in == pytest.approx(-6.0, abs=1.0), (flat_in, into)
