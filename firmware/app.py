@@ -23,6 +23,7 @@ from core.dialplan.loader import LoadResult
 from core.events import EventBus
 from core.pbx import Pbx
 from firmware import __version__
+from firmware.analog_service import AnalogService
 from firmware.boards import BoardProfile
 from firmware.config import Config, control_socket_path, data_dir
 from firmware.console import ControlServer, TerminalConsole
@@ -110,6 +111,7 @@ class Gateway:
         executor = self.telephony.executor
         media = MediaService(config, executor, self.registry)
         services.append(media)
+        services.append(AnalogService(config, self.pbx, self.registry, media=media, executor=executor))
         services.append(SipService(config, self.pbx, self.registry,
                                    redirect=lambda channel, context, exten: executor.async_goto(
                                        channel.name, context, exten, 1),

@@ -38,8 +38,15 @@ class SimClock:
 
     def __init__(self, *, virtual: bool = True, start: float = 0.0) -> None:
         self.virtual = virtual
+        self.paced = False
         self._now = start
         self._sleepers: list[float] = []
+
+    def pace(self) -> None:
+        """Keep virtual time but let the PCM bus pace it at the real rate (8000 frames a second), as a real
+        board's time base is its PCM clock: audio, hook switches and ring cadences then stay on one time line
+        even when the event loop is late and the bus catches up in a burst.  Sleeps become real sleeps."""
+        self.paced = True
 
     def now(self) -> float:
         """Seconds."""
@@ -57,7 +64,7 @@ class SimClock:
         clock once every task that could still run has had its turn, so four ports calibrating at once
         take as long as one (as on a real bus), not four times as long.
         """
-        if not self.virtual:
+        if not self.virtual or self.paced:
             await asyncio.sleep(max(0.0, seconds))
             return
         target = self._now + max(0.0, seconds)
@@ -194,6 +201,7 @@ class SimPcmBus(PcmBus):
         self.config = config
         self._running = False
         self._due = 0.0
+        self._due_real = 0.0
         self.frames_moved = 0
 
     def start(self) -> None:
@@ -221,6 +229,11 @@ class SimPcmBus(PcmBus):
         clock = self.backend.clock
         if clock.virtual:
             clock.advance(frames / FRAME_RATE_HZ)
+            if clock.paced:
+                real = time.monotonic()
+                self._due_real = max(self._due_real or real, real - 0.5) + frames / FRAME_RATE_HZ
+                if self._due_real > real:
+                    await asyncio.sleep(self._due_real - real)
         else:
             self._due = max(self._due, clock.now() - 0.5) + frames / FRAME_RATE_HZ
             delay = self._due - clock.now()

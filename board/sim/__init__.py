@@ -17,7 +17,7 @@ from array import array
 from board.hal import Clock
 from cython_media.g711 import alaw2lin, lin2alaw, lin2ulaw, ulaw2lin
 
-log = logging.getLogger("centralita.board.sim")
+log = logging.getLogger("centralita.board")
 
 SAMPLE_RATE_HZ = 8000
 

@@ -16,7 +16,7 @@ import logging
 import socket
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, cast
 
 from core.channel import Channel, DigitReceived, HungUp
 from core.media import MediaUnavailable, PlaybackResult, RecordResult
@@ -51,6 +51,7 @@ class AudioPort(Protocol):
     engine: MediaEngineImpl
     closed: bool
     frame_sink: Callable[[bytes], None] | None
+    echo: bool  # Echo(): what is received goes straight back
 
     async def read_frame(self) -> bytes | None:
         """The next received frame (None once closed)."""
@@ -61,16 +62,19 @@ class AudioPort(Protocol):
     def drain(self) -> None:
         """Drop frames received and not read yet."""
 
+    def send_digit(self, digit: str, duration_ms: int) -> bool:
+        """Send a DTMF digit toward the far end in the port's own way (RFC 4733, in-band tones)."""
+
 
 class MediaClock:
     """Writes one frame of every running generator to its port every 20 ms."""
 
     def __init__(self) -> None:
-        self._sources: dict[RtpPort, tuple[Source, asyncio.Future[None]]] = {}
+        self._sources: dict[AudioPort, tuple[Source, asyncio.Future[None]]] = {}
         self._handle: asyncio.TimerHandle | None = None
         self._next = 0.0
 
-    def start(self, port: RtpPort, source: Source) -> asyncio.Future[None]:
+    def start(self, port: AudioPort, source: Source) -> asyncio.Future[None]:
         """Run ``source`` on ``port`` (replacing what ran there); the future completes when it ends."""
         self.stop(port)
         loop = asyncio.get_running_loop()
@@ -81,7 +85,7 @@ class MediaClock:
             self._tick()
         return done
 
-    def stop(self, port: RtpPort) -> None:
+    def stop(self, port: AudioPort) -> None:
         """Stop what runs on ``port`` (its future completes)."""
         entry = self._sources.pop(port, None)
         if entry is not None and not entry[1].done():
@@ -205,9 +209,9 @@ class MediaEngineImpl:
         of an analog line) hands decoded 20 ms frames to each other through ``frame_sink``.
         """
         for port in (first, second):
-            if isinstance(port, RtpPort) or hasattr(port, "join_rtp"):
-                self.clock.stop(port)  # type: ignore[arg-type]
-                port.echo = False  # type: ignore[attr-defined]
+            self.clock.stop(port)
+            if hasattr(port, "echo"):
+                port.echo = False
             port.drain()
         if isinstance(first, RtpPort) and isinstance(second, RtpPort):
             first.peer, second.peer = second, first
@@ -236,12 +240,12 @@ class MediaEngineImpl:
 
     # -- the MediaEngine interface ----------------------------------------------------------------------
 
-    def _port(self, channel: Channel) -> RtpPort:
+    def _port(self, channel: Channel) -> AudioPort:
+        # An RtpPort of a SIP leg, an IaxAudioPort, a TdmLeg of an analog line (core.mediaengine.tdm).
         port = getattr(channel, "audio", None)
-        # Any AudioPort (RTP, IAX2, a TDM line): an object with write_frame that is not closed.
-        if port is None or not hasattr(port, "write_frame") or getattr(port, "closed", True):
+        if port is None or not callable(getattr(port, "write_frame", None)) or getattr(port, "closed", True):
             raise MediaUnavailable(f"{channel.name} has no audio stream")
-        return port  # type: ignore[no-any-return]
+        return cast(AudioPort, port)
 
     def sound_exists(self, name: str, language: str) -> bool:
         return sound_exists(name, language, sounds_dir=self.sounds_dir)
@@ -386,7 +390,7 @@ class MediaEngineImpl:
 
     async def stop_tones(self, channel: Channel) -> None:
         port = getattr(channel, "audio", None)
-        if port is not None and hasattr(port, "write_frame"):
+        if port is not None and callable(getattr(port, "write_frame", None)):
             self.clock.stop(port)
 
     def play_dtmf_tone(self, port: RtpPort, digit: str, duration_ms: int) -> bool:

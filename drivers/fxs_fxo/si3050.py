@@ -19,7 +19,7 @@ from board.hal import Clock, PcmBus, SpiDevice
 from drivers.fxs_fxo.daa_countries import DaaCountry, daa_country
 from drivers.fxs_fxo.registers import DaaReg, PcmLaw
 
-log = logging.getLogger("centralita.drivers.fxs_fxo")
+log = logging.getLogger("centralita.analog")
 
 LOOP_CURRENT_LSB_MA = 3.3  # reg12 LCS
 PLL_LOCK_S = 0.002  # ~1 ms of PCLK before the PLL is locked (hardware.md §2.1)

@@ -26,7 +26,7 @@ from typing import Protocol
 from board.hal import Clock, PcmBus, SpiDevice
 from drivers.fxs_fxo.registers import Linefeed, PcmLaw, ProslicIndirect, ProslicReg, si3215_indirect
 
-log = logging.getLogger("centralita.drivers.fxs_fxo")
+log = logging.getLogger("centralita.analog")
 
 VBAT_LSB_V = 0.376  # DR82/83 and DR80/81 sense scale
 LOOP_CURRENT_LSB_MA = 1.1  # DR79 [unverified scale; the simulator uses the same]

@@ -9,6 +9,7 @@ which ``firmware.config.typed`` does from the field types.  See docs/configurati
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -321,6 +322,104 @@ class MediaConfig:
     country: str = setting("us", pattern=r"[a-z]{2}", doc="tone zone for indications (dial, ring, busy, ...)")
 
 
+_COUNTRIES = r"[a-z]{2}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AnalogPortConfig:
+    """[[analog.ports]]: settings of one FXS or FXO port; empty/zero/"auto" takes the country's or [analog]'s."""
+
+    number: int = setting(min=1, max=64, doc="port number of the board profile")
+    country: str = setting("", doc="country profile of this port (tones, ring cadence, caller ID, flash, "
+                           "disconnect); empty: analog.country")
+    context: str = setting("", pattern=r"(" + NAME_PATTERN + r")?",
+                           doc="dialplan context of calls from this port; empty: analog.fxs_context/fxo_context")
+    exten: str = setting("", doc="FXO: extension of incoming calls; empty: analog.fxo_exten")
+    callerid: str = setting("", doc='FXS: who the phone is, e.g. "Kitchen" <2001>; empty: analog.fxs_callerid')
+    groups: list[int] = setting(default_factory=list, doc="FXO: hunt groups (Dial(FXO/g1/...)); empty: [1]")
+    callerid_standard: Literal["auto", "bell202", "v23", "v23_jp", "dtmf", "none"] = setting(
+        "auto", doc="caller ID sent (FXS) or decoded (FXO)")
+    callerid_start: Literal["auto", "before_ring", "after_first_ring"] = setting("auto", doc="when caller ID is sent")
+    callerid_alert: Literal["auto", "none", "polarity", "dtas", "rpas"] = setting(
+        "auto", doc="what announces caller ID sent before the first ring")
+    ring_cadence: list[int] = setting(default_factory=list, doc="FXS ring cadence, ms on/off pairs; empty: country")
+    flash_min_ms: int = setting(0, min=0, max=5000, doc="FXS: shortest on-hook taken as a hook flash; 0: country")
+    flash_max_ms: int = setting(0, min=0, max=5000, doc="FXS: longest on-hook taken as a hook flash; 0: country")
+    flash_ms: int = setting(0, min=0, max=5000, doc="FXO: length of the hook flash generated; 0: country")
+    disconnect: list[Literal["battery", "loop_current", "polarity", "tone"]] = setting(
+        default_factory=list, doc="FXO: how a far-end hang-up is recognised; empty: country")
+    disconnect_tone: str = setting("", doc="FXO: tone list (or indication name) of the disconnect tone; "
+                                   "empty: the country's busy tone")
+    busy_count: int = setting(0, min=0, max=10, doc="FXO: cycles of the disconnect tone before hanging up; 0: country")
+    loop_drop_ms: int = setting(100, min=20, max=5000, doc="FXO: loop current gone this long is a disconnect")
+    answer_on_polarity: Literal["auto", "yes", "no"] = setting(
+        "auto", doc="FXO: an outgoing call is answered when the line reverses")
+    dial_mode: Literal["dtmf", "pulse"] = setting("dtmf", doc="FXO: how numbers are dialled")
+    wait_for_dialtone: bool = setting(True, doc="FXO: wait for dial tone (at most 3 s) before dialling")
+    immediate: bool = setting(False, doc="FXS: hotline, the dialplan's s extension at off-hook; "
+                              "FXO: offer calls at the first ring without waiting for caller ID")
+    call_waiting: bool = setting(True, doc="FXS: signal a second call during a call (flash to answer)")
+    answer_polarity_reversal: bool = setting(False, doc="FXS: reverse the line when the far end answers")
+    disconnect_open_loop_ms: int = setting(0, min=0, max=2000, doc="FXS: open the loop this long when the far "
+                                           "end hangs up (KEWL, DAHDI 500); 0: no")
+    echo_cancel: Literal["auto", "yes", "no"] = setting("auto", doc="software echo canceller; auto: FXO only")
+    echo_tail_ms: int = setting(128, min=16, max=512, doc="echo tail the canceller covers")
+    rx_gain_db: float = setting(0.0, min=-24.0, max=24.0, doc="gain of what the line sends, dB")
+    tx_gain_db: float = setting(0.0, min=-24.0, max=24.0, doc="gain of what is sent to the line, dB")
+
+    def check(self) -> list[tuple[tuple[str | int, ...], str]]:
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        if self.country and not re.fullmatch(_COUNTRIES, self.country):
+            problems.append((("country",), f"analog port {self.number}: country must be two lower-case letters"))
+        if self.ring_cadence and (len(self.ring_cadence) % 2 or any(ms <= 0 for ms in self.ring_cadence)):
+            problems.append((("ring_cadence",), f"analog port {self.number}: ring_cadence takes positive "
+                             "on/off pairs in ms"))
+        if self.flash_min_ms and self.flash_max_ms and self.flash_min_ms >= self.flash_max_ms:
+            problems.append((("flash_max_ms",), f"analog port {self.number}: flash_max_ms must be above "
+                             "flash_min_ms"))
+        if any(not 1 <= g <= 63 for g in self.groups):
+            problems.append((("groups",), f"analog port {self.number}: groups are numbers 1-63"))
+        return problems
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AnalogConfig:
+    """[analog]: the FXS and FXO ports of the board."""
+
+    country: str = setting("us", pattern=_COUNTRIES, doc="country profile of every port (tones, ring cadence, "
+                           "caller ID, DAA registers, flash, disconnect): us uk de fr es it nl ar br mx au jp cn in")
+    fxs_context: str = setting("from-fxs", pattern=NAME_PATTERN, doc="context of calls the FXS phones make")
+    fxs_callerid: str = setting('"FXS {port}" <200{port}>', doc="who each FXS phone is ({port}: its number)")
+    fxo_context: str = setting("from-pstn", pattern=NAME_PATTERN, doc="context of calls ringing in on FXO lines")
+    fxo_exten: str = setting("s", doc="extension of calls ringing in on FXO lines")
+    first_digit_timeout: float = setting(16.0, min=1.0, max=120.0, doc="FXS: seconds of dial tone before "
+                                         "congestion (Asterisk firstdigittimeout)")
+    digit_timeout: float = setting(8.0, min=0.5, max=60.0, doc="FXS: seconds between digits of an incomplete "
+                                   "number (gendigittimeout)")
+    match_digit_timeout: float = setting(3.0, min=0.2, max=30.0, doc="FXS: seconds to wait for more digits when "
+                                         "the number could be longer (matchdigittimeout)")
+    howler_after: float = setting(30.0, min=1.0, max=600.0, doc="FXS: seconds of busy/congestion off hook before "
+                                  "the howler")
+    ports: list[AnalogPortConfig] = setting(default_factory=list)
+
+    def check(self) -> list[tuple[tuple[str | int, ...], str]]:
+        from drivers.fxs_fxo.countries import COUNTRIES
+
+        seen: set[int] = set()
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        known = ", ".join(sorted(COUNTRIES))
+        if self.country not in COUNTRIES and self.country != "gb":
+            problems.append((("country",), f"analog.country: no country profile '{self.country}' ({known})"))
+        for i, port in enumerate(self.ports):
+            if port.country and port.country not in COUNTRIES and port.country != "gb":
+                problems.append((("ports", i, "country"), f"analog port {port.number}: no country profile "
+                                 f"'{port.country}' ({known})"))
+            if port.number in seen:
+                problems.append((("ports", i, "number"), f"analog.ports: port {port.number} is listed twice"))
+            seen.add(port.number)
+        return problems
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DialplanConfig:
     """[dialplan]: the extensions.conf file and the switches for dangerous features."""
@@ -362,5 +461,6 @@ class Config:
     iax2: Iax2Config = setting(default_factory=Iax2Config)
     rtp: RtpConfig = setting(default_factory=RtpConfig)
     media: MediaConfig = setting(default_factory=MediaConfig)
+    analog: AnalogConfig = setting(default_factory=AnalogConfig)
     dialplan: DialplanConfig = setting(default_factory=DialplanConfig)
     cdr: CdrConfig = setting(default_factory=CdrConfig)

@@ -68,6 +68,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "firmware_set(*settings): --set KEY=VALUE for the simulated board's firmware")
     if not config.pluginmanager.hasplugin("pytest_embedded"):
         raise pytest.UsageError("tests/hil needs the pytest-embedded plugin; run it without -p no:pytest_embedded")
     if not getattr(config.option, "embedded_services", None):
@@ -103,6 +104,12 @@ class Board:
         dut.expect_exact("*CLI> ", timeout=10)  # type: ignore[attr-defined]
 
 
+def extra_settings(request: pytest.FixtureRequest) -> list[str]:
+    """``--set`` arguments from the test's ``firmware_set`` marker (e.g. ``analog.country="de"``)."""
+    marker = request.node.get_closest_marker("firmware_set")
+    return [arg for setting in (marker.args if marker else ()) for arg in ("--set", setting)]
+
+
 @pytest.fixture
 def board(dut: object, request: pytest.FixtureRequest) -> Iterator[Board]:
     """Starts (simulated) or resets (real, with --reset-command) the board after ``dut`` opened its port,
@@ -119,7 +126,7 @@ def board(dut: object, request: pytest.FixtureRequest) -> Iterator[Board]:
     process = subprocess.Popen(
         centralita_command("run", "--console", modem.firmware_side,
                            "--set", f'system.data_dir="{workdir / "data"}"',
-                           "--set", "sip.bind=127.0.0.1", "--set", "sip.port=0"),
+                           "--set", "sip.bind=127.0.0.1", "--set", "sip.port=0", *extra_settings(request)),
         stdin=subprocess.DEVNULL, stdout=logfile, stderr=subprocess.STDOUT, cwd=REPO,
     )
     board = Board(simulated=True, observes_boot=True, process=process, workdir=workdir)
