@@ -1,6 +1,8 @@
 # cython: language_level=3
 """spandsp telephony DSP, compiled: the twin of ``_spandsp_py.py`` (same API, same results).
 
+The types both twins share come from ``_spandsp_common`` (no ctypes in the compiled build).
+
 Binds Debian's libspandsp (``libspandsp-dev`` 0.0.6) directly: each state comes from a ``*_init(NULL, ...)``
 call and is released with the matching ``*_free``, exactly as the ctypes twin does, so both run the same
 library code on the same input.  Every call processes a whole frame in C with the GIL released; spandsp's
@@ -12,7 +14,7 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes
 from libc.stdint cimport int16_t, uint8_t
 from libc.string cimport memcpy, memset
 
-from cython_media._spandsp_py import (
+from cython_media._spandsp_common import (
     FRAME_SAMPLES,
     MAX_QUEUED_DTMF_DIGITS,
     Absence,
@@ -41,7 +43,7 @@ from cython_media._spandsp_py import (
     tone_generator_cadence,
     tone_levels,
 )
-from cython_media._spandsp_py import _g722_options, _g726_args
+from cython_media._spandsp_common import _g722_options, _g726_args
 
 
 cdef extern from "spandsp.h" nogil:

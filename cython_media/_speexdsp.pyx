@@ -8,7 +8,7 @@ Binds libspeexdsp (``libspeexdsp-dev`` 1.2.1) directly; each frame is one ``spee
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from libc.stdint cimport int16_t
 
-from cython_media._speexdsp_py import SpeexDspError, check_frames, check_suppression, filter_length
+from cython_media._speexdsp_common import SpeexDspError, check_frames, check_suppression, filter_length
 
 
 cdef extern from "speex/speex_echo.h" nogil:

@@ -20,41 +20,29 @@ sample).  A missing library raises :class:`SpandspError` naming the Debian packa
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
 from cython_media import NO_EXTENSIONS
-from cython_media._spandsp_py import (
+from cython_media._spandsp_common import (
     CED,
     DTMF_DIGITS,
     FRAME_SAMPLES,
     SAMPLE_RATE,
     Absence,
-    CallerIdDecoder,
-    CallerIdGenerator,
     CallerIdMessage,
     CallerIdStandard,
-    CallProgressDetector,
-    DtmfDetector,
     DtmfEvent,
-    DtmfGenerator,
-    G722Decoder,
-    G722Encoder,
-    G726Decoder,
-    G726Encoder,
     G726Packing,
     MessageWaiting,
     ModemTone,
-    ModemToneDetector,
     ModemToneEvent,
-    ModemToneGenerator,
-    PacketLossConcealer,
     SpandspError,
     ToneCadence,
     ToneEvent,
-    ToneGenerator,
     ToneSegment,
 )
 
-# The classes the compiled module replaces; the shared types above come from the twin in both builds.
+# The classes the compiled module replaces; the shared types above are the same in both builds.
 COMPILED_CLASSES = (
     "CallProgressDetector",
     "CallerIdDecoder",
@@ -72,15 +60,33 @@ COMPILED_CLASSES = (
 )
 
 ACCELERATED = False
-if not NO_EXTENSIONS:
-    try:
-        _compiled = importlib.import_module("cython_media._spandsp")
-    except ImportError:
-        pass
-    else:
-        # Rebinding by name keeps the twin's signatures for type checkers; the compiled classes match them.
-        globals().update({name: getattr(_compiled, name) for name in COMPILED_CLASSES})
-        ACCELERATED = True
+if TYPE_CHECKING:  # the twin's signatures; the compiled classes match them
+    from cython_media._spandsp_py import (
+        CallerIdDecoder,
+        CallerIdGenerator,
+        CallProgressDetector,
+        DtmfDetector,
+        DtmfGenerator,
+        G722Decoder,
+        G722Encoder,
+        G726Decoder,
+        G726Encoder,
+        ModemToneDetector,
+        ModemToneGenerator,
+        PacketLossConcealer,
+        ToneGenerator,
+    )
+else:
+    _compiled = None
+    if not NO_EXTENSIONS:
+        try:
+            _compiled = importlib.import_module("cython_media._spandsp")
+        except ImportError:
+            pass
+    # The ctypes twin (and ctypes itself) is imported only when the compiled module is not there.
+    _module = _compiled if _compiled is not None else importlib.import_module("cython_media._spandsp_py")
+    globals().update({name: getattr(_module, name) for name in COMPILED_CLASSES})
+    ACCELERATED = _compiled is not None
 
 __all__ = [
     "ACCELERATED",

@@ -8,19 +8,23 @@ output.  A missing library raises :class:`SpeexDspError` naming the Debian packa
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
 from cython_media import NO_EXTENSIONS
-from cython_media._speexdsp_py import EchoCanceller, SpeexDspError
+from cython_media._speexdsp_common import SpeexDspError
 
 ACCELERATED = False
-if not NO_EXTENSIONS:
-    try:
-        _compiled = importlib.import_module("cython_media._speexdsp")
-    except ImportError:
-        pass
-    else:
-        # Rebinding by name keeps the twin's signature for type checkers; the compiled class matches it.
-        globals()["EchoCanceller"] = _compiled.EchoCanceller
-        ACCELERATED = True
+if TYPE_CHECKING:  # the twin's signature; the compiled class matches it
+    from cython_media._speexdsp_py import EchoCanceller
+else:
+    _compiled = None
+    if not NO_EXTENSIONS:
+        try:
+            _compiled = importlib.import_module("cython_media._speexdsp")
+        except ImportError:
+            pass
+    # The ctypes twin (and ctypes itself) is imported only when the compiled module is not there.
+    EchoCanceller = (_compiled or importlib.import_module("cython_media._speexdsp_py")).EchoCanceller
+    ACCELERATED = _compiled is not None
 
 __all__ = ["ACCELERATED", "EchoCanceller", "SpeexDspError"]

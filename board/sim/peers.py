@@ -54,6 +54,27 @@ ToneSource = Callable[[int], bytes]  # n samples of a tone, 16-bit linear
 ToneFactory = Callable[[str], ToneSource]
 
 
+
+class _History:
+    """The last :data:`HISTORY_SAMPLES` samples a peer heard, kept as 16-bit samples (an idle board's
+    peers hold them all the time: a deque of Python ints would cost ten times the memory)."""
+
+    __slots__ = ("_samples",)
+
+    def __init__(self) -> None:
+        self._samples: array[int] = array("h")
+
+    def extend(self, samples: array[int]) -> None:
+        kept = self._samples
+        kept.extend(samples)
+        if len(kept) > HISTORY_SAMPLES:
+            del kept[:len(kept) - HISTORY_SAMPLES]
+
+    def last(self, count: int) -> array[int]:
+        """The last ``count`` samples (all of them for 0, as a ``[-0:]`` slice)."""
+        kept = self._samples
+        return kept[-count:] if count > 0 else kept[:]
+
 class PeerError(Exception):
     """A simulated phone or line was asked to do something it cannot (dial while on hook...)."""
 
@@ -243,7 +264,7 @@ class VirtualPhone:
         self._type2_rx = _CallerIdReceiver([CallerIdStandard.BELL202, CallerIdStandard.V23])
         self._cas = CallProgressDetector([ToneCadence("cas", (2130, 2750), min_continuous_ms=50)])
         self._dtmf = DtmfDetector()
-        self._heard: deque[int] = deque(maxlen=HISTORY_SAMPLES)
+        self._heard = _History()
         self._now = 0.0
         self.ring = _RingMeter()
         self.caller_id: CallerIdMessage | None = None
@@ -368,12 +389,12 @@ class VirtualPhone:
 
     def hearing(self, seconds: float = 0.2) -> Hearing:
         """What the phone's earpiece gives now."""
-        samples = list(self._heard)[-round(seconds * SAMPLE_RATE):]
+        samples = self._heard.last(round(seconds * SAMPLE_RATE))
         return analyse(samples, self.known_tones)
 
     def heard_audio(self, seconds: float) -> array[int]:
         """The last ``seconds`` the phone heard (up to 2 s)."""
-        return array("h", list(self._heard)[-round(seconds * SAMPLE_RATE):])
+        return self._heard.last(round(seconds * SAMPLE_RATE))
 
     def forget(self) -> None:
         """Clear what was measured and decoded (before a new scenario)."""
@@ -471,7 +492,7 @@ class VirtualCentralOffice:
         self._make_at: float | None = None
         self._pulses = 0
         self._dtmf = DtmfDetector()
-        self._heard: deque[int] = deque(maxlen=HISTORY_SAMPLES)
+        self._heard = _History()
         self._echo: array[int] | None = None
         self._now = 0.0
         self._restore_battery_at: float | None = None
@@ -716,7 +737,7 @@ class VirtualCentralOffice:
 
     def hearing(self, seconds: float = 0.2) -> Hearing:
         """What the exchange hears from the gateway now."""
-        samples = list(self._heard)[-round(seconds * SAMPLE_RATE):]
+        samples = self._heard.last(round(seconds * SAMPLE_RATE))
         return analyse(samples, self.known_tones)
 
     def status(self) -> str:

@@ -7,7 +7,6 @@ lists; tests check them without audio.
 from __future__ import annotations
 
 import time
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 _DIGIT_SYMBOLS = {"*": "digits/star", "#": "digits/pound", "-": "digits/minus"}
 _LETTER_SYMBOLS = {
@@ -85,6 +84,8 @@ DEFAULT_TIME_FORMAT = "ABdY 'digits/at' IMp"
 def time_files(epoch: float, timezone: str = "", fmt: str = DEFAULT_TIME_FORMAT) -> list[str]:
     """``SayUnixTime``: the English date/time format codes (A a B b h d e Y I l H k M P p Q q R and
     quoted prompt names) as ``ast_say_date_with_format_en`` renders them."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError  # lazily: SayUnixTime with a zone is rare
+
     try:
         zone = ZoneInfo(timezone) if timezone else None
     except (ZoneInfoNotFoundError, ValueError):

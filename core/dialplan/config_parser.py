@@ -37,7 +37,6 @@ only stops reading that file and goes on with the includer, so that is recorded 
 from __future__ import annotations
 
 import enum
-import glob
 import os
 import re
 import shlex
@@ -247,6 +246,8 @@ def _expand_paths(pattern: str) -> list[str]:
     paths: list[str] = []
     for alternative in _brace_expand(pattern):
         if _GLOB_MAGIC.search(alternative):
+            import glob
+
             paths.extend(sorted(glob.glob(alternative)))
         else:
             paths.append(alternative)

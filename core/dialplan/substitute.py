@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import uuid
 from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
@@ -170,6 +169,8 @@ def entity_id() -> str:
     """``ast_eid_default`` as ``ast_eid_to_str`` prints it: the host's MAC, ``xx:xx:xx:xx:xx:xx``."""
     global _entity_id
     if _entity_id is None:
+        import uuid  # lazily: uuid imports platform and the _uuid module
+
         node = uuid.getnode()
         _entity_id = ":".join(f"{(node >> shift) & 0xFF:02x}" for shift in range(40, -1, -8))
     return _entity_id

@@ -31,7 +31,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
-from zoneinfo import ZoneInfo
 
 __all__ = ["TimeSpec", "TimingError", "system_timezone"]
 
@@ -216,6 +215,8 @@ def system_timezone() -> tzinfo:
     """
     try:
         with open("/etc/localtime", "rb") as handle:
+            from zoneinfo import ZoneInfo  # lazily: only for time specs and STRFTIME
+
             return ZoneInfo.from_file(handle, key="localtime")
     except (OSError, ValueError):
         return timezone.utc
@@ -227,6 +228,8 @@ def _zone_clock(name: str) -> tuple[_LocalClock, bool]:
 
     Returns the clock and whether the name was understood (False: silently UTC in Asterisk).
     """
+    from zoneinfo import ZoneInfo
+
     key = name[1:] if name.startswith(":") else name
     try:
         if key.startswith("/"):

@@ -16,16 +16,18 @@ import logging
 import socket
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Protocol, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
 from core.channel import Channel, DigitReceived, HungUp
 from core.media import MediaUnavailable, PlaybackResult, RecordResult
-from core.mediaengine.conference import ConferenceRooms
 from core.mediaengine.port import FRAME_BYTES, FRAME_SAMPLES, RtpPort
 from core.rtp.ports import PortAllocationError, RtpPortAllocator
 from core.sounds import SoundFileError, SoundReader, SoundWriter, find_sound, sound_exists
 from core.tones import ToneError, ToneGenerator, tone_plan
 from cython_media import g711
+
+if TYPE_CHECKING:
+    from core.mediaengine.conference import ConferenceRooms
 
 log = logging.getLogger("centralita.media")
 
@@ -128,7 +130,7 @@ class MediaEngineImpl:
             self._bind_pair, port_min, port_max)
         self.clock = MediaClock()
         self.ports: set[RtpPort] = set()
-        self.conferences = ConferenceRooms()
+        self._conferences: ConferenceRooms | None = None
 
     # -- ports ------------------------------------------------------------------------------------------
 
@@ -336,6 +338,15 @@ class MediaEngineImpl:
         finally:
             writer.close()
         return RecordResult(status, loop.time() - started)
+
+    @property
+    def conferences(self) -> ConferenceRooms:
+        """The conference rooms (the mixer is loaded with the first ``ConfBridge``)."""
+        if self._conferences is None:
+            from core.mediaengine.conference import ConferenceRooms
+
+            self._conferences = ConferenceRooms()
+        return self._conferences
 
     async def conference(self, channel: Channel, room: str) -> str:
         """Put the channel in conference ``room`` until it hangs up (``CONFBRIDGE_RESULT``: HANGUP)."""

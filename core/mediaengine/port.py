@@ -30,7 +30,6 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from core.jitterbuffer import JitterBuffer, PlayoutKind
 from core.rtp.packet import RtpError, RtpPacket
 from core.rtp.rtcp import ntp_offset
 from core.rtp.session import LatchMode, RtpSession
@@ -49,6 +48,7 @@ from cython_media.rtp import rewrite_rtp, rtp_header
 from cython_media.spandsp import DtmfDetector, PacketLossConcealer, SpandspError
 
 if TYPE_CHECKING:
+    from core.jitterbuffer import JitterBuffer
     from core.mediaengine.engine import MediaEngineImpl
 
 log = logging.getLogger("centralita.media")
@@ -104,6 +104,7 @@ class RtpPort:
         self._jitter: JitterBuffer | None = None
         self._playout_at = 0.0                     # loop time of the next frame period
         self._frame_samples = FRAME_SAMPLES        # samples per packet of the incoming stream
+        self._audible: tuple[object, ...] = ()     # the playout kinds that carry audio
         self.peer: RtpPort | None = None       # connected: packets go to the peer's remote
         # Connected to a port of another kind (TDM): decoded frames go here instead of read_frame().
         self.frame_sink: Callable[[bytes], None] | None = None
@@ -263,6 +264,9 @@ class RtpPort:
             self.session.receive_rtcp(data, source, self.loop.time())
 
     def _new_jitter_buffer(self) -> JitterBuffer:
+        from core.jitterbuffer import JitterBuffer, PlayoutKind  # loaded with the first reader
+
+        self._audible = (PlayoutKind.FRAME, PlayoutKind.CONCEALED)
         try:
             concealer = PacketLossConcealer()
         except SpandspError as exc:  # no libspandsp: missing frames read as silence
@@ -294,7 +298,7 @@ class RtpPort:
         # look to it like a stream running late.
         playout = self._jitter.get(self._playout_at)
         self._playout_at += self._frame_samples / 8000
-        if playout.kind is PlayoutKind.FRAME or playout.kind is PlayoutKind.CONCEALED:
+        if playout.kind in self._audible:
             return playout.payload
         return bytes(2 * self._frame_samples)
 

@@ -10,7 +10,7 @@ port.  When every free port has failed or none is free, :class:`PortAllocationEr
 
 from __future__ import annotations
 
-from collections import deque
+from array import array
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
@@ -24,6 +24,31 @@ BoundT = TypeVar("BoundT")
 
 class PortAllocationError(Exception):
     """No RTP port could be allocated: the range is exhausted, or every free port failed to bind."""
+
+
+class _PortQueue:
+    """A FIFO of port numbers in a fixed ring of 16-bit slots (a deque of ints would hold an int object per
+    port: 200 kB for the default range on a board that is idle)."""
+
+    __slots__ = ("_ring", "_head", "_count")
+
+    def __init__(self, ports: range) -> None:
+        self._ring = array("H", ports)
+        self._head = 0
+        self._count = len(self._ring)
+
+    def __len__(self) -> int:
+        return self._count
+
+    def popleft(self) -> int:
+        port = self._ring[self._head]
+        self._head = (self._head + 1) % len(self._ring)
+        self._count -= 1
+        return port
+
+    def append(self, port: int) -> None:
+        self._ring[(self._head + self._count) % len(self._ring)] = port
+        self._count += 1
 
 
 class RtpPortAllocator(Generic[BoundT]):
@@ -42,7 +67,7 @@ class RtpPortAllocator(Generic[BoundT]):
         self.port_min = port_min
         self.port_max = port_max
         self._try_bind = try_bind
-        self._free: deque[int] = deque(range(first, port_max, 2))
+        self._free = _PortQueue(range(first, port_max, 2))
         self._in_use: set[int] = set()
         self.capacity = len(self._free)
         self.max_attempts = max_attempts

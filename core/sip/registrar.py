@@ -44,9 +44,9 @@ import heapq
 import logging
 import re
 import secrets
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from email.utils import formatdate
 
 from core.sip.headers import unquote
 from core.sip.message import NameAddr, SipParseError, SipRequest, SipResponse, SipUri, make_response, new_tag
@@ -280,7 +280,7 @@ class LocationService:
         if self._pending is not None:
             self.restore(now, wallclock)
         self._check_clock(now, wallclock)
-        date = formatdate(wallclock, usegmt=True)
+        date = http_date(wallclock)
         current = self._by_aor.get(aor, [])
         expired = tuple(binding for binding in current if binding.expires_at <= now + EPSILON)
         live = [binding for binding in current if binding.expires_at > now + EPSILON]
@@ -623,6 +623,17 @@ class LocationService:
 
 
 # -- helpers ------------------------------------------------------------------------------------------------
+
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def http_date(wallclock: float) -> str:
+    """RFC 3261 §20.17 ``SIP-date`` (RFC 1123): ``Sun, 06 Nov 1994 08:49:37 GMT``, whatever the locale."""
+    t = time.gmtime(wallclock)
+    return (f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon - 1]} {t.tm_year:04d} "
+            f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT")
 
 
 def _check_order(binding: Binding, call_id: str, cseq: int) -> None:

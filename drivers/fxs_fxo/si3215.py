@@ -13,11 +13,9 @@ only where the chip needs time (converter ramp, calibration).  Line logic calls 
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -210,6 +208,8 @@ class FileCalibrationStore:
 
     def _all(self) -> dict[str, str]:
         try:
+            import json  # lazily: the calibration cache is read once per boot
+
             data = json.loads(self.path.read_text())
         except FileNotFoundError:
             return {}
@@ -231,6 +231,9 @@ class FileCalibrationStore:
         data = self._all()
         data[key] = bytes(values).hex()
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        import json
+        import tempfile
+
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name, suffix=".tmp")
         with os.fdopen(fd, "w") as handle:
             json.dump(data, handle, indent=1, sort_keys=True)

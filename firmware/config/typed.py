@@ -10,7 +10,6 @@ file or a ``--set`` option).
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import re
 import types
 import typing
@@ -182,6 +181,8 @@ class Builder:
         return instance
 
     def _unknown_key(self, path: KeyPath, key: str, known: list[str]) -> None:
+        import difflib  # only when reporting a mistake
+
         guess = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
         if not path:
             hint = f"; did you mean [{guess[0]}]?" if guess else ""
