@@ -2,17 +2,27 @@
 phones and exchange lines are driven with ``sim phone``/``sim line`` and observed with their ``status`` and
 ``ports show``/``core show channels``, exactly as an operator at the serial console would.
 
-On a real board (``--port``) there is no simulated world: these tests skip."""
+On a real board (``--port``) there is no simulated world: these tests skip.  The SIP call to 2001 is the
+one of ``tests/interop/test_analog_sip.py``, with the analog phone driven from the serial console."""
 
 from __future__ import annotations
 
+import array
 import re
 import time
+from pathlib import Path
 
 import pexpect
 import pytest
 
+from board.sim.peers import analyse
+from cython_media import g711
 from tests.hil.conftest import Board
+from tests.interop.capture import Capture
+from tests.interop.sipp import Sipp
+from tests.interop.test_analog_sip import write_rtp_pcap
+from tests.interop.test_media_sipp import free_media_port, from_gateway
+from tests.support import free_port
 
 pytestmark = pytest.mark.hil
 
@@ -107,3 +117,40 @@ def test_message_waiting_from_the_console(dut: object, board: Board) -> None:
     command(dut, "ports mwi 2 off", r"FXS port 2: message waiting off")
     poll(dut, "sim phone 2 status", r"message waiting: off", timeout=5)
     command(dut, "ports mwi 9 on", r"no FXS port 9")
+
+
+SIP_PORT = free_port()
+
+
+@pytest.mark.firmware_set(f"sip.port={SIP_PORT}")
+def test_sip_phone_calls_the_analog_phone_through_the_console(dut: object, board: Board, tmp_path: Path) -> None:
+    """SIPp calls 2001 on the firmware's SIP port; the phone on FXS 1, driven and observed from the console,
+    rings with the caller's ID, answers, hears SIPp's tone, and its own tone reaches SIPp's RTP."""
+    ready(dut, board)
+    phone = Sipp(("127.0.0.1", SIP_PORT), tmp_path)
+    tone = tmp_path / "tone1633.pcap"
+    write_rtp_pcap(tone, 1633, 4.0)
+    media_port = free_media_port()
+    capture = Capture(tmp_path / "call.pcap", f"udp port {media_port}").start()
+    try:
+        scenario = phone.scenario_with("uac_media.xml", PCAP_FILE=str(tone), PAUSE_MS="4500")
+        phone.start(scenario, "-s", "2001", "-set", "caller", "1001", "-au", "1001", "-ap", "demo-1001",
+                    "-mp", str(media_port), timeout=30)
+        poll(dut, "sim phone 1 status", r'caller id: 1001 .*\(bell202\)', timeout=15)
+        command(dut, "sim phone 1 offhook", r"phone 1: off hook")
+        poll(dut, "core show channels", r"FXS/1-", timeout=3)
+        poll(dut, "sim phone 1 status", r"hearing: 163\d Hz", timeout=6)
+        command(dut, "sim phone 1 tone 1004 2", r"playing 1004 Hz")
+        result = phone.wait(timeout=30)
+        command(dut, "sim phone 1 onhook", r"phone 1: on hook")
+    finally:
+        capture.stop()
+        phone.stop()
+    assert result.ok, result.output[-3000:] + result.errors
+    audio = b"".join(p.payload for p in from_gateway(capture.rtp(media_port), media_port) if p.payload_type == 8)
+    samples = array.array("h")
+    samples.frombytes(g711.alaw2lin(audio))
+    heard = [analyse(samples[start:start + 1600]) for start in range(0, len(samples) - 1600, 800)]
+    assert any(h.frequencies and abs(h.frequencies[0] - 1004) <= 8 for h in heard), \
+        "the analog phone's 1004 Hz tone never reached the SIP phone"
+    poll(dut, "core show channels", r"\b0 active channels", timeout=5)
