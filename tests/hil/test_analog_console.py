@@ -136,10 +136,10 @@ def test_sip_phone_calls_the_analog_phone_through_the_console(dut: object, board
         scenario = phone.scenario_with("uac_media.xml", PCAP_FILE=str(tone), PAUSE_MS="4500")
         phone.start(scenario, "-s", "2001", "-set", "caller", "1001", "-au", "1001", "-ap", "demo-1001",
                     "-mp", str(media_port), timeout=30)
-        poll(dut, "sim phone 1 status", r'caller id: 1001 .*\(bell202\)', timeout=15)
+        poll(dut, "sim phone 1 status", r'caller id: 1001 .*\(bell202\)', timeout=25)
         command(dut, "sim phone 1 offhook", r"phone 1: off hook")
-        poll(dut, "core show channels", r"FXS/1-", timeout=3)
-        poll(dut, "sim phone 1 status", r"hearing: 163\d Hz", timeout=6)
+        poll(dut, "core show channels", r"FXS/1-", timeout=10)
+        poll(dut, "sim phone 1 status", r"hearing: 163\d Hz", timeout=10)
         command(dut, "sim phone 1 tone 1004 2", r"playing 1004 Hz")
         result = phone.wait(timeout=30)
         command(dut, "sim phone 1 onhook", r"phone 1: on hook")
@@ -153,4 +153,4 @@ def test_sip_phone_calls_the_analog_phone_through_the_console(dut: object, board
     heard = [analyse(samples[start:start + 1600]) for start in range(0, len(samples) - 1600, 800)]
     assert any(h.frequencies and abs(h.frequencies[0] - 1004) <= 8 for h in heard), \
         "the analog phone's 1004 Hz tone never reached the SIP phone"
-    poll(dut, "core show channels", r"\b0 active channels", timeout=5)
+    poll(dut, "core show channels", r"\b0 active channels", timeout=10)
