@@ -21,7 +21,6 @@ from core.cli import CliCommandFailed, CliRequest, CliUsageError, CommandRegistr
 from core.dialplan.executor import CallContext, DialplanExecutor
 from core.dialplan.functions import all_functions, get_function
 from core.dialplan.loader import LoadResult
-from core.dialplan.show import render_show
 from core.events import EventBus
 
 log = logging.getLogger("centralita.dialplan")
@@ -106,6 +105,8 @@ class DialplanCommands:
         index = self.executor.index
         if index is None:
             return "There is no dialplan loaded."
+        from core.dialplan.show import render_show  # loaded with the first 'dialplan show'
+
         return render_show(index.dialplan, request.args[0] if request.args else None).rstrip("\n")
 
     def _reload(self, request: CliRequest) -> str:

@@ -22,12 +22,12 @@ from core.channel import Channel, DigitReceived, HungUp
 from core.media import MediaUnavailable, PlaybackResult, RecordResult
 from core.mediaengine.port import FRAME_BYTES, FRAME_SAMPLES, RtpPort
 from core.rtp.ports import PortAllocationError, RtpPortAllocator
-from core.sounds import SoundFileError, SoundReader, SoundWriter, find_sound, sound_exists
 from core.tones import ToneError, ToneGenerator, tone_plan
 from cython_media import g711
 
 if TYPE_CHECKING:
     from core.mediaengine.conference import ConferenceRooms
+    from core.sounds import SoundReader
 
 log = logging.getLogger("centralita.media")
 
@@ -250,10 +250,14 @@ class MediaEngineImpl:
         return cast(AudioPort, port)
 
     def sound_exists(self, name: str, language: str) -> bool:
+        from core.sounds import sound_exists  # the prompt code loads with the first prompt
+
         return sound_exists(name, language, sounds_dir=self.sounds_dir)
 
     async def play(self, channel: Channel, files: Sequence[str], *, interrupt_digits: str = "",
                    language: str = "en") -> PlaybackResult:
+        from core.sounds import SoundFileError, SoundReader, find_sound
+
         port = self._port(channel)
         for name in files:
             path = find_sound(name, language, sounds_dir=self.sounds_dir)
@@ -295,6 +299,8 @@ class MediaEngineImpl:
         if beep:
             beep_done = self.clock.start(port, _tone_source(ToneGenerator("!1000/250"), FRAME_BYTES * 13))
             await self._until(channel, beep_done, "")
+        from core.sounds import SoundFileError, SoundWriter
+
         try:
             writer = SoundWriter(path)
         except (OSError, SoundFileError) as exc:
