@@ -666,12 +666,15 @@ cdef class RelayEngine:
             self.unlock()
         return pair_id
 
-    def remove_pair(self, pair_id: int) -> None:
-        """Stop relaying ``pair_id`` and close the engine's duplicates of its sockets."""
+    def remove_pair(self, pair_id: int):
+        """Stop relaying ``pair_id`` and close the engine's duplicates of its sockets; returns the legs'
+        final counters."""
         cdef int slot, side
+        cdef LegC copy[2]
         self.lock()
         try:
             slot = self._slot(pair_id)
+            memcpy(copy, self.pairs[slot].legs, sizeof(copy))
             for side in range(2):
                 unwatch_leg(self.epfd, &self.pairs[slot].legs[side])
                 close_leg(&self.pairs[slot].legs[side])
@@ -679,6 +682,7 @@ cdef class RelayEngine:
             del self._slots[pair_id]
         finally:
             self.unlock()
+        return leg_stats(&copy[0]), leg_stats(&copy[1])
 
     def set_remote(self, pair_id: int, side, remote, *, latch: bool = False) -> None:
         """Point ``side`` of ``pair_id`` at a new remote (re-INVITE); ``latch`` learns it again."""
@@ -1105,4 +1109,6 @@ cdef object leg_stats(LegC *leg):
         leg.packets_in, leg.bytes_in, leg.packets_out, leg.bytes_out, leg.dropped, leg.rtcp_in, leg.rtcp_out,
         leg.send_errors, leg.tx.source_changes, leg.last_seen_ns / 1e9 if leg.last_seen_ns else None,
         addr_tuple(&leg.remote) if leg.has_remote else None, bool(leg.latched),
+        <uint16_t>(leg.tx.max_seq + 1) if leg.tx.have_src else None,
+        <uint32_t>(leg.tx.max_ts + leg.tx.step) if leg.tx.have_src else None,
     )

@@ -142,7 +142,10 @@ class LegStats:
     received and not forwarded (strangers, malformed, RTCP when dropping it, no remote to send to yet);
     ``send_errors`` datagrams the kernel refused to send on this leg.  ``last_seen`` is the
     ``time.monotonic()`` of the last RTP packet received (``None`` before the first).  ``source_changes``
-    counts the SSRC changes of the stream relayed *to* this leg.
+    counts the SSRC changes of the stream relayed *to* this leg.  ``next_seq``/``next_timestamp`` are where
+    the stream sent on this leg continues (the highest sequence number sent + 1, its timestamp + the
+    packetisation step last seen; RFC 3550 §5.1), ``None`` before the first relayed packet: whoever sends
+    on the leg after the relay (the media engine taking it back) keeps the far end's stream continuous.
     """
 
     packets_in: int
@@ -157,6 +160,8 @@ class LegStats:
     last_seen: float | None
     remote: Address | None
     latched: bool
+    next_seq: int | None = None
+    next_timestamp: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -451,6 +456,8 @@ class _LegState:
             self.packets_in, self.bytes_in, self.packets_out, self.bytes_out, self.dropped, self.rtcp_in,
             self.rtcp_out, self.send_errors, self.tx.source_changes,
             self.last_seen_ns / 1e9 if self.last_seen_ns else None, self.remote, self.latched,
+            (self.tx.max_seq + 1) & 0xFFFF if self.tx.have_src else None,
+            (self.tx.max_ts + self.tx.step) & 0xFFFFFFFF if self.tx.have_src else None,
         )
 
     def close(self) -> None:
@@ -584,13 +591,16 @@ class RelayEngine:
             self._pairs[pair_id] = pair
         return pair_id
 
-    def remove_pair(self, pair_id: int) -> None:
-        """Stop relaying ``pair_id`` and close the engine's duplicates of its sockets."""
+    def remove_pair(self, pair_id: int) -> tuple[LegStats, LegStats]:
+        """Stop relaying ``pair_id`` and close the engine's duplicates of its sockets; returns the legs'
+        final counters (nothing is relayed after them: the stream positions are exact)."""
         with self._lock:
             pair = self._pairs.pop(pair_id, None)
             if pair is None:
                 raise RelayError(f"no pair {pair_id}")
+            final = pair.legs[0].stats(), pair.legs[1].stats()
             self._unregister(pair)
+        return final
 
     def set_remote(self, pair_id: int, side: Side, remote: Address | None, *, latch: bool = False) -> None:
         """Point ``side`` of ``pair_id`` at a new remote (re-INVITE); ``latch`` learns it again."""

@@ -86,9 +86,10 @@ class RtpRelay:
         """Relay between legs ``a`` and ``b``; returns the pair id (see :class:`Leg`)."""
         return self._engine.add_pair(a, b, clock_rate=clock_rate, rtcp=rtcp)
 
-    def unbridge(self, pair_id: int) -> None:
-        """Stop relaying ``pair_id``; its sockets are the caller's again."""
-        self._engine.remove_pair(pair_id)
+    def unbridge(self, pair_id: int) -> tuple[LegStats, LegStats]:
+        """Stop relaying ``pair_id``; its sockets are the caller's again.  Returns the legs' final counters
+        (``next_seq``/``next_timestamp``: where each outgoing stream continues)."""
+        return self._engine.remove_pair(pair_id)
 
     def set_remote(self, pair_id: int, side: Side, remote: tuple[str, int] | None, *, latch: bool = False) -> None:
         """New remote for one leg (re-INVITE), or learn it again with ``latch``."""

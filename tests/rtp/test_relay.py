@@ -523,6 +523,8 @@ def test_counters(call_factory: Callable[..., Call]) -> None:
     assert (b.packets_in, b.bytes_in, a.packets_out, a.bytes_out) == (10, 1720, 10, 1720)
     assert a.last_seen is not None and before <= a.last_seen <= time.monotonic()
     assert a.send_errors == b.send_errors == 0 and a.rtcp_in == 0
+    # Where each outgoing stream continues (whoever sends on the leg after the relay keeps it continuous).
+    assert (b.next_seq, b.next_timestamp) == (25, 25 * 160) and (a.next_seq, a.next_timestamp) == (10, 10 * 160)
 
 
 def test_rtp_timeout_is_reported_once_per_idle_period(call_factory: Callable[..., Call], engine: Any) -> None:
@@ -555,10 +557,14 @@ def test_remove_pair_while_traffic_flows(engine: Any, call_factory: Callable[...
     sender = threading.Thread(target=blast)
     sender.start()
     try:
-        assert len(receive(call.phone_b, 100)) == 100
-        engine.remove_pair(call.pair_id)
-        quiet(call.phone_b, 0.1)  # what was in flight
+        got = receive(call.phone_b, 100)
+        assert len(got) == 100
+        final = engine.remove_pair(call.pair_id)
+        got += quiet(call.phone_b, 0.1)  # what was in flight
         assert quiet(call.phone_b, 0.2) == []
+        # The final counters are exact: whoever sends on the leg next continues the stream seamlessly.
+        assert final[1].packets_out == len(got) and final[1].next_seq == (fields(got[-1])[2] + 1) & 0xFFFF
+        assert final[1].next_timestamp == (fields(got[-1])[3] + 160) & 0xFFFFFFFF
     finally:
         stop.set()
         sender.join(5)
