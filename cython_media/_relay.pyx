@@ -151,7 +151,7 @@ cdef enum:
     C_BATCH = 32
     C_MAX_DATAGRAM = 2048
     C_ROUNDS = 4
-    C_MAX_EVENTS = 256
+    C_MAX_EVENTS = 1024
     C_EVENT_QUEUE = 1024
     C_PENDING = 4096
     RTCP_SR = 200
@@ -773,13 +773,16 @@ cdef class RelayEngine:
         cdef uint64_t *swap
         cdef int64_t now, woke = 0, nap
         cdef bint busy = False
+        cdef bint backlog = False
         cdef timespec until
         if self.coalesce_ns > 0:
             prctl(PR_SET_TIMERSLACK, <unsigned long>(self.coalesce_ns // 10 + 1), 0, 0, 0)
         while True:
-            if n_pending:
+            if n_pending or backlog:
                 # Sockets left with data (more than one service's worth) are served again before sleeping:
-                # with edge-triggered epoll nobody else would tell us.
+                # with edge-triggered epoll nobody else would tell us.  After a stall (epoll returned as many
+                # sockets as it could), no nap either until the backlog is gone: a relay that naps while
+                # catching up lets every hiccup of the scheduler grow into tens of milliseconds of delay.
                 timeout = 0
             elif busy and self.coalesce_ns > 0:
                 # Traffic is flowing: let packets gather for coalesce_ns instead of waking up for each one
@@ -796,6 +799,7 @@ cdef class RelayEngine:
             if n < 0:
                 n = 0
             busy = n > 0
+            backlog = n >= C_MAX_EVENTS
             if busy:
                 woke = now
             n_next = 0
