@@ -20,6 +20,7 @@ CYTHON_MODULES: list[tuple[str, str, list[str]]] = [
     ("cython_media._mix", "cython_media/_mix.pyx", []),
     ("cython_media._spandsp", "cython_media/_spandsp.pyx", ["spandsp"]),
     ("cython_media._speexdsp", "cython_media/_speexdsp.pyx", ["speexdsp"]),
+    ("cython_media._relay", "cython_media/_relay.pyx", []),  # the RTP relay loop (epoll, recvmmsg; libc only)
 ]
 
 

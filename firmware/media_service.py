@@ -41,7 +41,8 @@ class MediaService:
                                       port_max=config.rtp.port_max, sounds_dir=config.media.sounds_dir,
                                       country=config.media.country, bind=config.sip.bind,
                                       rtp_timeout=float(config.rtp.timeout),
-                                      hold_timeout=float(config.rtp.hold_timeout))
+                                      hold_timeout=float(config.rtp.hold_timeout),
+                                      native_relay=config.media.native_relay)
         self.executor.media = self.engine
         self.registry.unregister("rtp show stats")
         self.registry.register("rtp show stats", self._stats, "Show the RTP ports in use",
@@ -55,6 +56,9 @@ class MediaService:
         self.registry.register("confbridge unmute", self._confbridge_unmute,
                                "Unmute a party of a conference bridge",
                                "Usage: confbridge unmute <conference> <channel>")
+        self.registry.unregister("media show relays")
+        self.registry.register("media show relays", self._relays, "Show the bridges the native RTP relay forwards",
+                               "Usage: media show relays")
         log.info("media: RTP on %s ports %d-%d, tones of %s, prompts in %s", self.engine.host,
                  config.rtp.port_min, config.rtp.port_max, config.media.country, config.media.sounds_dir)
 
@@ -62,6 +66,26 @@ class MediaService:
         if self.engine is not None:
             for port in list(self.engine.ports):
                 port.close()
+            self.engine.close()
+
+    def _relays(self, _request: CliRequest) -> str:
+        from cython_media.relay import ACCELERATED
+
+        engine = self.engine
+        assert engine is not None
+        lines = [f"{'Pair':>5} {'Leg A':<6} {'Phone A':<22} {'In':>8} {'Out':>8} {'Drop':>5}  "
+                 f"{'Leg B':<6} {'Phone B':<22} {'In':>8} {'Out':>8} {'Drop':>5}"]
+        rows = engine.relay_stats()
+        for pair_id, first, second, a, b in rows:
+            cells = []
+            for port, stats in ((first, a), (second, b)):
+                remote = f"{stats.remote[0]}:{stats.remote[1]}" if stats.remote else "-"
+                cells.append(f"{port.local_port:<6} {remote:<22} {stats.packets_in:>8} {stats.packets_out:>8} "
+                             f"{stats.dropped:>5}")
+            lines.append(f"{pair_id:>5} " + "  ".join(cells))
+        mode = ("compiled" if ACCELERATED else "pure-python") if engine.native_relay else "off"
+        lines.append(f"{len(rows)} relayed pair{'s' if len(rows) != 1 else ''} (native relay: {mode})")
+        return "\n".join(lines)
 
     def _confbridge_list(self, request: CliRequest) -> str:
         engine = self.engine

@@ -4,7 +4,11 @@ dialplan applications (``Playback``, ``Record``, ``Echo``, ``Milliwatt``, ``Play
 It implements :class:`core.media.MediaEngine`.  A channel's audio is its ``audio`` attribute, set by its
 driver: an :class:`~core.mediaengine.port.RtpPort` for SIP legs.  Applications run on that port;
 bridges connect two ports (:meth:`MediaEngineImpl.connect`) so that packets flow between them without
-decoding.  Generated audio (prompts, tones, the milliwatt) is written by one clock callback every 20 ms
+decoding.  When both legs of a bridge use the same codec and neither needs the audio (RFC 4733 digits on
+both sides, nothing playing or echoing), their sockets go to the native relay (:mod:`cython_media.relay`:
+a loop in its own thread, SSRC/sequence/timestamp rewritten, RFC 4733 events and RTCP forwarded) and come
+back to the event loop when the bridge ends or a leg needs media again; its idle events are the legs'
+RTP timeout.  Generated audio (prompts, tones, the milliwatt) is written by one clock callback every 20 ms
 for all channels together, scheduled on absolute times so that it does not drift.
 """
 
@@ -24,6 +28,7 @@ from core.mediaengine.port import FRAME_BYTES, FRAME_SAMPLES, RtpPort
 from core.rtp.ports import PortAllocationError, RtpPortAllocator
 from core.tones import ToneError, ToneGenerator, tone_plan
 from cython_media import g711
+from cython_media import relay as native
 
 if TYPE_CHECKING:
     from core.mediaengine.conference import ConferenceRooms
@@ -79,6 +84,7 @@ class MediaClock:
     def start(self, port: AudioPort, source: Source) -> asyncio.Future[None]:
         """Run ``source`` on ``port`` (replacing what ran there); the future completes when it ends."""
         self.stop(port)
+        port.engine.unrelay(port)  # generated audio goes into the port's own stream
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
         self._sources[port] = (source, done)
@@ -92,6 +98,12 @@ class MediaClock:
         entry = self._sources.pop(port, None)
         if entry is not None and not entry[1].done():
             entry[1].set_result(None)
+        if entry is not None:
+            port.engine.media_changed(port)
+
+    def running(self, port: AudioPort) -> bool:
+        """Something is being played on ``port``."""
+        return port in self._sources
 
     def _tick(self) -> None:
         loop = asyncio.get_running_loop()
@@ -101,6 +113,7 @@ class MediaClock:
                 self._sources.pop(port, None)
                 if not done.done():
                     done.set_result(None)
+                port.engine.media_changed(port)
                 continue
             port.write_frame(frame)
         if not self._sources:
@@ -118,8 +131,13 @@ class MediaEngineImpl:
 
     def __init__(self, host: str, *, port_min: int = 10000, port_max: int = 20000,
                  sounds_dir: str | Path = "/usr/share/centralita/sounds", country: str = "us",
-                 bind: str | None = None, rtp_timeout: float = 0.0, hold_timeout: float = 0.0) -> None:
+                 bind: str | None = None, rtp_timeout: float = 0.0, hold_timeout: float = 0.0,
+                 native_relay: bool = True) -> None:
         self.host = host
+        self.native_relay = native_relay
+        self._relay: native.RelayEngine | None = None
+        self._relay_reader = False
+        self.relays: dict[int, tuple[RtpPort, RtpPort]] = {}  # the native relay's pairs
         self.rtp_timeout = rtp_timeout
         self.hold_timeout = hold_timeout
         self._watchdog: asyncio.TimerHandle | None = None
@@ -155,8 +173,6 @@ class MediaEngineImpl:
 
     async def open_rtp(self) -> RtpPort:
         """A new RTP port (an even port and the odd one above it for RTCP)."""
-        from core.mediaengine.port import _Protocol
-
         try:
             number, (rtp_sock, rtcp_sock) = self.allocator.allocate()
         except PortAllocationError as exc:
@@ -164,14 +180,12 @@ class MediaEngineImpl:
         loop = asyncio.get_running_loop()
         port = RtpPort(self, self.host, number)
         try:
-            rtp, _ = await loop.create_datagram_endpoint(lambda: _Protocol(port, False), sock=rtp_sock)
-            rtcp, _ = await loop.create_datagram_endpoint(lambda: _Protocol(port, True), sock=rtcp_sock)
-        except OSError as exc:
+            port.attach(rtp_sock, rtcp_sock)
+        except (OSError, ValueError) as exc:
             rtp_sock.close()
             rtcp_sock.close()
             self.allocator.release(number)
             raise MediaUnavailable(f"cannot open RTP port {number}: {exc}") from None
-        port.attach(rtp, rtcp)
         self.ports.add(port)
         if (self.rtp_timeout or self.hold_timeout) and self._watchdog is None:
             self._watchdog = loop.call_later(1.0, self._check_activity)
@@ -186,8 +200,8 @@ class MediaEngineImpl:
         now = time.monotonic()
         for port in list(self.ports):
             negotiated = port.negotiated
-            if port.closed or negotiated is None or port.on_timeout is None:
-                continue
+            if port.closed or negotiated is None or port.on_timeout is None or port.relay_pair is not None:
+                continue  # (a relayed port's silence is reported by the relay's idle event)
             held = negotiated.remote_hold or not negotiated.direction.sends
             limit = self.hold_timeout if held else self.rtp_timeout
             if limit and now - port.last_received > limit:
@@ -212,11 +226,14 @@ class MediaEngineImpl:
         """
         for port in (first, second):
             self.clock.stop(port)
+            if isinstance(port, RtpPort):
+                self.unrelay(port)
             if hasattr(port, "echo"):
                 port.echo = False
             port.drain()
         if isinstance(first, RtpPort) and isinstance(second, RtpPort):
             first.peer, second.peer = second, first
+            self.media_changed(first)
             return
         # A port carrying encoded G.711 of its own (IAX2) relays with an RTP port without decoding.
         for own, rtp in ((first, second), (second, first)):
@@ -229,6 +246,8 @@ class MediaEngineImpl:
     def disconnect(self, first: AudioPort, second: AudioPort) -> None:
         """End :meth:`connect`."""
         if isinstance(first, RtpPort) and isinstance(second, RtpPort):
+            self.unrelay(first)
+            self.unrelay(second)
             if first.peer is second:
                 first.peer = None
             if second.peer is first:
@@ -239,6 +258,143 @@ class MediaEngineImpl:
                 own.leave_rtp(rtp)
         first.frame_sink = None
         second.frame_sink = None
+
+    # -- the native relay (same-codec bridges) -----------------------------------------------------------
+
+    def _relayable(self, first: RtpPort, second: RtpPort) -> bool:
+        """Two connected ports the relay can take: the same codec, RFC 4733 digits on both (no in-band
+        conversion), nothing generated, echoed or decoded on either."""
+        if not self.native_relay or first.peer is not second or second.peer is not first:
+            return False
+        now = asyncio.get_running_loop().time()
+        for port in (first, second):
+            negotiated, session = port.negotiated, port.session
+            if (port.closed or port.sockets is None or negotiated is None or session is None or port.echo
+                    or port.frame_sink is not None or self.clock.running(port) or now < port.tones_until
+                    or negotiated.dtmf_payload_type is None or session.remote_address is None):
+                return False
+        return first.codec == second.codec
+
+    def _relay_engine(self) -> native.RelayEngine:
+        relay = self._relay
+        if relay is None:
+            relay = self._relay = native.RelayEngine()
+        if not self._relay_reader:
+            asyncio.get_running_loop().add_reader(relay.fileno(), self._relay_events)
+            self._relay_reader = True
+        relay.start()
+        return relay
+
+    def _leg(self, port: RtpPort, other: RtpPort) -> native.Leg:
+        """``port`` as a relay leg: its sockets, its phone, its outgoing stream continued (RFC 3550 §5.1),
+        the other leg's payload types mapped to its own, its RTP timeout."""
+        negotiated, other_negotiated, session, sockets = port.negotiated, other.negotiated, port.session, port.sockets
+        assert negotiated is not None and other_negotiated is not None and session is not None
+        assert sockets is not None and negotiated.dtmf_payload_type is not None
+        assert other_negotiated.dtmf_payload_type is not None
+        sequence, timestamp = port.stream_position()
+        held = negotiated.remote_hold or not negotiated.direction.sends
+        timeout = (self.hold_timeout if held else self.rtp_timeout) if port.on_timeout is not None else 0.0
+        return native.Leg(sockets[0], ssrc=session.sender.ssrc, remote=session.remote_address, latch=True,
+                          rtcp_sock=sockets[1], rtcp_remote=session.remote_rtcp_address, next_seq=sequence,
+                          next_timestamp=timestamp, rtp_timeout=timeout,
+                          payload_types={other_negotiated.payload_type: negotiated.payload_type,
+                                         other_negotiated.dtmf_payload_type: negotiated.dtmf_payload_type})
+
+    def media_changed(self, port: AudioPort) -> None:
+        """Something about ``port`` changed (negotiated media, a generator ended, a new peer): relay it
+        natively when it can be, with the leg's new remote and payload types (only RTP ports are relayed)."""
+        if not isinstance(port, RtpPort):
+            return
+        peer = port.peer
+        if port.relay_pair is not None:
+            self.unrelay(port)
+        if peer is None or not self._relayable(port, peer):
+            return
+        if peer.relay_pair is not None:
+            self.unrelay(peer)
+        relay = self._relay_engine()
+        port.listen(False)
+        peer.listen(False)
+        try:
+            pair_id = relay.add_pair(self._leg(port, peer), self._leg(peer, port), clock_rate=8000,
+                                     rtcp=native.RtcpMode.FORWARD)
+        except native.RelayError as exc:
+            log.warning("native relay refused ports %d/%d: %s", port.local_port, peer.local_port, exc)
+            port.listen(True)
+            peer.listen(True)
+            return
+        port.relay_pair = peer.relay_pair = pair_id
+        self.relays[pair_id] = (port, peer)
+        log.debug("ports %d and %d relayed natively (pair %d)", port.local_port, peer.local_port, pair_id)
+
+    def unrelay(self, port: AudioPort) -> None:
+        """Take ``port`` (and its peer) back from the native relay: the event loop reads its sockets again
+        and their streams continue where the relay left them (a port of another kind is never relayed)."""
+        pair_id = getattr(port, "relay_pair", None)
+        if pair_id is None or not isinstance(port, RtpPort):
+            return
+        ports = self.relays.pop(pair_id, None)
+        relay = self._relay
+        final: tuple[native.LegStats, native.LegStats] | None = None
+        if relay is not None:
+            try:
+                final = relay.remove_pair(pair_id)
+            except native.RelayError as exc:
+                log.warning("native relay pair %d: %s", pair_id, exc)
+        for index, relayed in enumerate(ports or (port,)):
+            stats = final[index] if final is not None else None
+            if stats is None:
+                relayed.relay_ended(None, None, None, 0, 0)
+            else:
+                relayed.relay_ended(stats.next_seq, stats.next_timestamp, stats.last_seen,
+                                    stats.packets_in - stats.rtcp_in, stats.packets_out - stats.rtcp_out)
+        if not self.relays and relay is not None:
+            relay.stop()  # no thread while nothing is relayed
+
+    def _relay_events(self) -> None:
+        relay = self._relay
+        if relay is None:
+            return
+        for event in relay.events():
+            ports = self.relays.get(event.pair_id)
+            if ports is None:
+                continue
+            port = ports[event.side]
+            if isinstance(event, native.RtpTimeout) and port.on_timeout is not None:
+                log.warning("no RTP on port %d for %.0f s (relayed): hanging up", port.local_port, event.idle)
+                callback, port.on_timeout = port.on_timeout, None
+                callback()
+            elif isinstance(event, native.RemoteLatched):
+                log.debug("port %d latched %s to %s:%d", port.local_port, "RTCP" if event.rtcp else "RTP",
+                          event.address[0], event.address[1])
+
+    def relay_stats(self) -> list[tuple[int, RtpPort, RtpPort, native.LegStats, native.LegStats]]:
+        """The natively relayed pairs with their counters (``media show relays``)."""
+        relay = self._relay
+        rows = []
+        for pair_id, (first, second) in sorted(self.relays.items()):
+            if relay is None:
+                break
+            try:
+                a, b = relay.stats(pair_id)
+            except native.RelayError:
+                continue
+            rows.append((pair_id, first, second, a, b))
+        return rows
+
+    def close(self) -> None:
+        """Stop the native relay (the ports are closed by their owners)."""
+        for pair_id in list(self.relays):
+            first, _ = self.relays[pair_id]
+            self.unrelay(first)
+        relay, self._relay = self._relay, None
+        if relay is not None:
+            if self._relay_reader:
+                with contextlib.suppress(RuntimeError):
+                    asyncio.get_running_loop().remove_reader(relay.fileno())
+                self._relay_reader = False
+            relay.close()
 
     # -- the MediaEngine interface ----------------------------------------------------------------------
 
@@ -373,6 +529,7 @@ class MediaEngineImpl:
     async def echo(self, channel: Channel) -> None:
         port = self._port(channel)
         self.clock.stop(port)
+        self.unrelay(port)
         port.echo = True
         try:
             while not channel.is_hungup:

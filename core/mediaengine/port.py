@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -63,22 +64,7 @@ _ENCODE = {PCMU.name: g711.lin2ulaw, PCMA.name: g711.lin2alaw}
 _TRANSCODE = {(PCMU.name, PCMA.name): g711.ulaw2alaw, (PCMA.name, PCMU.name): g711.alaw2ulaw}
 
 
-class _Protocol(asyncio.DatagramProtocol):
-    def __init__(self, port: RtpPort, rtcp: bool) -> None:
-        self.port = port
-        self.rtcp = rtcp
-
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        try:
-            if self.rtcp:
-                self.port.rtcp_received(data, (addr[0], addr[1]))
-            else:
-                self.port.rtp_received(data, (addr[0], addr[1]))
-        except Exception:
-            log.exception("RTP datagram from %s:%d on port %d crashed", addr[0], addr[1], self.port.local_port)
-
-    def error_received(self, exc: Exception) -> None:
-        log.debug("RTP socket error on port %d: %s", self.port.local_port, exc)
+READS_PER_WAKEUP = 64                    # datagrams read from one socket before others get their turn
 
 
 class RtpPort:
@@ -88,8 +74,12 @@ class RtpPort:
         self.engine = engine
         self.host = host
         self.local_port = local_port
-        self._rtp: asyncio.DatagramTransport | None = None
-        self._rtcp: asyncio.DatagramTransport | None = None
+        # The sockets, read with loop.add_reader (asyncio and uvloop alike) so that reading can stop while
+        # the native relay owns them (uvloop's UDP transports cannot pause reading).
+        self._rtp: socket.socket | None = None
+        self._rtcp: socket.socket | None = None
+        self._listening = False
+        self.relay_pair: int | None = None     # the native relay's pair while it relays this port
         self.loop = asyncio.get_running_loop()
         self.negotiated: NegotiatedAudio | None = None
         self.session: RtpSession | None = None
@@ -126,10 +116,52 @@ class RtpPort:
 
     # -- set-up -----------------------------------------------------------------------------------------
 
-    def attach(self, rtp: asyncio.BaseTransport, rtcp: asyncio.BaseTransport) -> None:
-        """The transports of the two sockets (the engine opens them for this port)."""
-        self._rtp = rtp  # type: ignore[assignment]
-        self._rtcp = rtcp  # type: ignore[assignment]
+    def attach(self, rtp: socket.socket, rtcp: socket.socket) -> None:
+        """The two bound non-blocking sockets (the engine opens them for this port); reading starts."""
+        self._rtp = rtp
+        self._rtcp = rtcp
+        self.listen(True)
+
+    @property
+    def sockets(self) -> tuple[socket.socket, socket.socket] | None:
+        """The RTP and RTCP sockets (None once closed)."""
+        if self._rtp is None or self._rtcp is None:
+            return None
+        return self._rtp, self._rtcp
+
+    def listen(self, on: bool) -> None:
+        """Read the sockets on the event loop (``on``), or leave them alone (the native relay reads them;
+        datagrams arriving meanwhile wait in the kernel's buffer)."""
+        if on == self._listening or self._rtp is None or self._rtcp is None:
+            return
+        self._listening = on
+        if on:
+            self.loop.add_reader(self._rtp.fileno(), self._readable, self._rtp, False)
+            self.loop.add_reader(self._rtcp.fileno(), self._readable, self._rtcp, True)
+        else:
+            self.loop.remove_reader(self._rtp.fileno())
+            self.loop.remove_reader(self._rtcp.fileno())
+
+    def _readable(self, sock: socket.socket, rtcp: bool) -> None:
+        for _ in range(READS_PER_WAKEUP):
+            if not self._listening:
+                return
+            try:
+                data, addr = sock.recvfrom(2048)
+            except (BlockingIOError, InterruptedError):
+                return
+            except ConnectionRefusedError:
+                continue  # an ICMP port unreachable for something we sent (the phone is gone or not yet up)
+            except OSError as exc:
+                log.debug("RTP socket error on port %d: %s", self.local_port, exc)
+                return
+            try:
+                if rtcp:
+                    self.rtcp_received(data, (addr[0], addr[1]))
+                else:
+                    self.rtp_received(data, (addr[0], addr[1]))
+            except Exception:
+                log.exception("RTP datagram from %s:%d on port %d crashed", addr[0], addr[1], self.local_port)
 
     @property
     def local_address(self) -> Address:
@@ -167,6 +199,7 @@ class RtpPort:
                 log.warning("no in-band DTMF detection on port %d: %s", self.local_port, exc)
         elif audio.dtmf_payload_type is not None:
             self._inband = None
+        self.engine.media_changed(self)  # the native relay follows a new remote or codec (re-INVITE)
 
     def _detect_inband(self, linear: bytes) -> bool:
         """Feed the in-band detector; True while a digit sounds (that audio must not be relayed)."""
@@ -398,6 +431,7 @@ class RtpPort:
         session = self.session
         if negotiated is None or session is None:
             return False
+        self.engine.unrelay(self)  # our own events go into our stream: the asyncio path sends from now on
         if negotiated.dtmf_payload_type is None:
             if digit == "!":
                 return False
@@ -409,6 +443,18 @@ class RtpPort:
         packets = self._events_out.start(event, now, self._timestamp_at(now), duration=max(duration_ms, 40) / 1000)
         self._send_events(packets, now)
         return True
+
+    def stream_position(self) -> tuple[int, int]:
+        """Sequence number and timestamp of the next packet of our stream if it were sent now (the clock
+        runs on in real time while we send nothing)."""
+        session = self.session
+        if session is None:
+            return 0, 0
+        timestamp = session.sender.timestamp
+        if self._clock_at is not None:
+            then, stamp = self._clock_at
+            timestamp = (stamp + max(0, round((self.loop.time() - then) * 8000) - FRAME_SAMPLES)) & 0xFFFFFFFF
+        return session.sender.sequence, timestamp
 
     def _timestamp_at(self, now: float) -> int:
         """Our stream's RTP timestamp for ``now`` (the clock runs on while no audio is sent)."""
@@ -453,6 +499,9 @@ class RtpPort:
 
     def _arm_rtcp(self) -> None:
         session = self.session
+        if self._rtcp_timer is not None:
+            self._rtcp_timer.cancel()
+            self._rtcp_timer = None
         if session is None or self.closed:
             return
         due = session.next_timer()
@@ -460,9 +509,12 @@ class RtpPort:
             self._rtcp_timer = self.loop.call_at(due, self._on_rtcp_timer)
 
     def _on_rtcp_timer(self) -> None:
+        self._rtcp_timer = None
         session = self.session
         if session is None or self.closed:
             return
+        if self.relay_pair is not None:
+            return  # the relay forwards the phones' own RTCP, translated; ours resumes when it hands back
         destination = session.remote_rtcp_address
         for report in session.handle_timer(self.loop.time()):
             if destination is not None:
@@ -479,6 +531,7 @@ class RtpPort:
         """Send a final RTCP BYE, close both sockets, release the port."""
         if self.closed:
             return
+        self.engine.unrelay(self)
         session = self.session
         if session is not None and session.remote_rtcp_address is not None:
             try:
@@ -492,18 +545,51 @@ class RtpPort:
         if self.peer is not None and self.peer.peer is self:
             self.peer.peer = None
         self.peer = None
-        for transport in (self._rtp, self._rtcp):
-            if transport is not None:
-                transport.close()
+        self.listen(False)
+        for sock in (self._rtp, self._rtcp):
+            if sock is not None:
+                sock.close()
+        self._rtp = self._rtcp = None
         self.engine.released(self)
 
     def _sendto(self, data: bytes, destination: Address) -> None:
-        if self._rtp is not None:
-            self._rtp.sendto(data, destination)
+        _send(self._rtp, data, destination)
 
     def _sendto_rtcp(self, data: bytes, destination: Address) -> None:
-        if self._rtcp is not None:
-            self._rtcp.sendto(data, destination)
+        _send(self._rtcp, data, destination)
+
+    def relay_ended(self, next_seq: int | None, next_timestamp: int | None, last_seen: float | None,
+                    packets_in: int, packets_out: int) -> None:
+        """The native relay hands the port back: our stream continues where the relay left it (RFC 3550
+        §5.1 sequence and timestamp), its counters are added to ours, and reading resumes."""
+        self.relay_pair = None
+        self.packets_in += packets_in
+        self.packets_out += packets_out
+        if last_seen is not None:
+            self.last_received = max(self.last_received, last_seen)
+        session = self.session
+        if session is not None:
+            if next_seq is not None:
+                session.sender.sequence = next_seq
+            if next_timestamp is not None:
+                session.sender.timestamp = next_timestamp
+                self._clock_at = (self.loop.time(), next_timestamp)
+        self._relay_ssrc_in = None  # the next packet relayed here re-bases its deltas on the stream above
+        if not self.closed:
+            self.listen(True)
+            self._arm_rtcp()
+
+
+def _send(sock: socket.socket | None, data: bytes, destination: Address) -> None:
+    """One datagram, never blocking: RTP that the kernel cannot take now is dropped (it would be late)."""
+    if sock is None:
+        return
+    try:
+        sock.sendto(data, destination)
+    except (BlockingIOError, InterruptedError, ConnectionRefusedError):
+        pass
+    except OSError as exc:
+        log.debug("RTP send to %s:%d failed: %s", destination[0], destination[1], exc)
 
 
 __all__ = ["FRAME_BYTES", "FRAME_SAMPLES", "RtpPort"]

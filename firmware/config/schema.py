@@ -320,6 +320,8 @@ class MediaConfig:
     sounds_dir: str = setting("/usr/share/centralita/sounds",
                               doc="prompts as Asterisk lays them out: <dir>/<language>/<name>.<ulaw|alaw|sln|wav>")
     country: str = setting("us", pattern=r"[a-z]{2}", doc="tone zone for indications (dial, ring, busy, ...)")
+    native_relay: bool = setting(True, doc="relay same-codec bridges between RTP legs in the native relay thread "
+                                           "(off: every packet goes through the event loop)")
 
 
 _COUNTRIES = r"[a-z]{2}"

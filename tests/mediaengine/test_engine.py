@@ -284,3 +284,93 @@ async def test_a_call_whose_rtp_stops_is_reported_after_the_timeout(phones: list
     assert not silent.done()
     assert await asyncio.wait_for(silent, 4.0)
     port.close()
+
+
+async def test_same_codec_bridge_goes_to_the_native_relay_and_back(engine: MediaEngineImpl,
+                                                                   phones: list[Phone]) -> None:
+    a, b = Phone(), Phone()
+    phones += [a, b]
+    port_a, port_b = await engine.open_rtp(), await engine.open_rtp()
+    port_a.configure(negotiated(a, dtmf=101))
+    port_b.configure(negotiated(b, dtmf=96))  # each leg agreed its own telephone-event type
+    engine.connect(port_a, port_b)
+    assert port_a.relay_pair is not None and port_a.relay_pair == port_b.relay_pair
+    assert list(engine.relays) == [port_a.relay_pair]
+    for i in range(10):
+        a.send(port_a, bytes([i]) * 160)
+    a.send(port_a, build_telephone_event(7, end=True, volume=10, duration=800), pt=101, marker=True)
+    relayed = [parse_rtp(data) for data in await b.receive(11)]
+    assert [p.payload for p in relayed[:10]] == [bytes([i]) * 160 for i in range(10)]  # byte-exact payloads
+    assert relayed[10].payload_type == 96 and relayed[10].payload[0] == 7  # RFC 4733 forwarded, type remapped
+    assert [p.sequence for p in relayed] == [(relayed[0].sequence + i) & 0xFFFF for i in range(11)]
+    [(pair_id, _, _, stats_a, stats_b)] = engine.relay_stats()
+    assert pair_id == port_a.relay_pair and stats_a.packets_in == 11 and stats_b.packets_out == 11
+    # A tone on B's leg (what Playtones/hold music do) takes both legs back to the event loop; A's audio
+    # then goes on into B's stream, which continues where the relay left it.
+    await engine.start_tones(_Chan(port_b), "440/100")  # type: ignore[arg-type]
+    assert port_a.relay_pair is None and port_b.relay_pair is None and not engine.relays
+    await engine.stop_tones(_Chan(port_b))
+    await asyncio.sleep(0.05)
+    while _readable(b.sock):
+        b.sock.recv(4096)  # the tone
+    assert port_a.relay_pair is not None  # nothing plays any more: relayed again
+    a.send(port_a, b"\x55" * 160)
+    [again] = [parse_rtp(data) for data in await b.receive(1)]
+    assert again.payload == b"\x55" * 160 and again.ssrc == relayed[0].ssrc
+    engine.disconnect(port_a, port_b)
+    assert port_a.relay_pair is None and not engine.relays
+    assert port_b.packets_out >= 12
+
+
+async def test_native_relay_can_be_switched_off(phones: list[Phone]) -> None:
+    engine = MediaEngineImpl("127.0.0.1", port_min=20000, port_max=60000, native_relay=False)
+    a, b = Phone(), Phone()
+    phones += [a, b]
+    port_a, port_b = await engine.open_rtp(), await engine.open_rtp()
+    port_a.configure(negotiated(a))
+    port_b.configure(negotiated(b))
+    engine.connect(port_a, port_b)
+    assert port_a.relay_pair is None and not engine.relays
+    a.send(port_a, b"\x11" * 160)
+    a.send(port_a, b"\x22" * 160)
+    assert [parse_rtp(data).payload[0] for data in await b.receive(2)] == [0x11, 0x22]
+    for port in (port_a, port_b):
+        port.close()
+
+
+async def test_a_relayed_call_whose_rtp_stops_is_reported_by_the_relay(phones: list[Phone]) -> None:
+    engine = MediaEngineImpl("127.0.0.1", port_min=20000, port_max=60000, rtp_timeout=1.0, hold_timeout=30.0)
+    a, b = Phone(), Phone()
+    phones += [a, b]
+    port_a, port_b = await engine.open_rtp(), await engine.open_rtp()
+    silent = asyncio.get_running_loop().create_future()
+    port_a.on_timeout = lambda: silent.set_result("a")
+    port_b.on_timeout = lambda: None
+    port_a.configure(negotiated(a))
+    port_b.configure(negotiated(b))
+    engine.connect(port_a, port_b)
+    assert port_a.relay_pair is not None
+    for _ in range(5):
+        a.send(port_a, bytes(160))
+        b.send(port_b, bytes(160))
+        await asyncio.sleep(0.1)
+    assert not silent.done()
+    assert await asyncio.wait_for(silent, 4.0) == "a"
+    for port in (port_a, port_b):
+        port.close()
+    assert not engine.relays
+    engine.close()
+
+
+class _Chan:
+    """The least of a channel the tone applications need."""
+
+    def __init__(self, port: RtpPort) -> None:
+        self.audio = port
+        self.name = "SIP/test"
+
+
+def _readable(sock: socket.socket) -> bool:
+    import select
+
+    return bool(select.select([sock], [], [], 0.05)[0])
