@@ -445,7 +445,7 @@ class Headers:
         self._entries: list[tuple[str, str, str]] | None = []
         self._lines: list[str] | None = None
         self._index: dict[str, list[str]] = {}
-        # Parsed views of these headers (SipMessage's properties), dropped on any change.
+        # Parsed views of these headers (SipMessage's properties) by key, dropped when that header changes.
         self._parsed: dict[str, Any] = {}
         for name, value in fields:
             self.add(name, value)
@@ -537,7 +537,7 @@ class Headers:
         else:
             entries.append((key, canonical, value))
             self._index.setdefault(key, []).append(value)
-        self._parsed.clear()
+        self._parsed.pop(key, None)  # the parsed views of other headers stay valid
 
     def set(self, name: str, value: str) -> None:
         """Replace every line of ``name`` by one line with ``value``, where the first one was (else at the end)."""
@@ -555,7 +555,7 @@ class Headers:
             kept.append((key, canonical, value))
         self._entries = kept
         self._index[key] = [value]
-        self._parsed.clear()
+        self._parsed.pop(key, None)  # the parsed views of other headers stay valid
 
     def remove(self, name: str) -> int:
         """Remove every line of ``name``; returns how many there were."""
@@ -564,7 +564,7 @@ class Headers:
         if not removed:
             return 0
         self._entries = [entry for entry in self._fields() if entry[0] != key]
-        self._parsed.clear()
+        self._parsed.pop(key, None)  # the parsed views of other headers stay valid
         return len(removed)
 
     def copy(self) -> Headers:
@@ -573,6 +573,9 @@ class Headers:
 
 
 def _checked_key(name: str) -> tuple[str, str]:
+    info = _NAME_INFO.get(name)
+    if info is not None:
+        return info  # a known name (or compact form) is a token already
     name = name.strip(" \t")
     info = header_key(name)
     if info[1] is name and _TOKEN_OK(name) is None:
