@@ -15,7 +15,7 @@ import enum
 import logging
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Union
@@ -224,6 +224,7 @@ class Channel:
         self.hungup_at: float | None = None
         self._events: deque[ChannelEvent] = deque()
         self._ready = asyncio.Event()
+        self._waiters: list[asyncio.Future[bool]] = []  # of wait_for_events(), woken by the next event
         self._gone = asyncio.Event()
         self._on_gone: list[Callable[[Channel], None]] = []
 
@@ -365,6 +366,11 @@ class Channel:
     def _push(self, event: ChannelEvent) -> None:
         self._events.append(event)
         self._ready.set()
+        if self._waiters:
+            waiters, self._waiters = self._waiters, []
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(True)
 
     def remote_answered(self) -> None:
         """The far end answered an outbound leg."""
@@ -393,3 +399,34 @@ class Channel:
                 callback(self)
             except Exception:
                 log.exception("%s: hangup callback failed", self.name)
+
+
+async def wait_for_events(channels: Sequence[Channel], timeout: float | None = None) -> bool:
+    """Return True once one of ``channels`` has an event to poll (or is gone), False after ``timeout``.
+
+    One future for all of them, woken by the first event, instead of a task per channel and
+    ``asyncio.wait`` (the asyncio docs' "Futures": ``loop.create_future``); nothing is taken from a queue.
+    """
+    for channel in channels:
+        if channel.has_event():
+            return True
+    loop = asyncio.get_running_loop()
+    waiter: asyncio.Future[bool] = loop.create_future()
+    for channel in channels:
+        channel._waiters.append(waiter)
+    handle = None if timeout is None else loop.call_later(timeout, _expire, waiter)
+    try:
+        return await waiter
+    finally:
+        if handle is not None:
+            handle.cancel()
+        for channel in channels:
+            try:
+                channel._waiters.remove(waiter)
+            except ValueError:
+                pass
+
+
+def _expire(waiter: asyncio.Future[bool]) -> None:
+    if not waiter.done():
+        waiter.set_result(False)
