@@ -101,16 +101,18 @@ class SipTransport:
         if self._flushing:
             return
         self._flushing = True
+        endpoint = self.endpoint
+        send = self._send
         try:
             for _round in range(1000):
-                out = self.endpoint.datagrams_to_send()
+                out = endpoint.datagrams_to_send()
                 for data, destination, transport in out:
-                    self._send(data, destination, transport)
-                had_events = bool(self.endpoint.events)
-                if had_events:
-                    self.on_events()
-                if not out and not had_events:
-                    break
+                    send(data, destination, transport)
+                if not endpoint.events:
+                    if not out:
+                        break
+                    continue
+                self.on_events()
         finally:
             self._flushing = False
         self._arm_timer()
