@@ -442,13 +442,22 @@ class Headers:
     __slots__ = ("_entries", "_lines", "_index", "_parsed")
 
     def __init__(self, fields: Iterable[tuple[str, str]] = ()) -> None:
-        self._entries: list[tuple[str, str, str]] | None = []
+        entries: list[tuple[str, str, str]] = []
+        index: dict[str, list[str]] = {}
+        self._entries: list[tuple[str, str, str]] | None = entries
         self._lines: list[str] | None = None
-        self._index: dict[str, list[str]] = {}
+        self._index = index
         # Parsed views of these headers (SipMessage's properties) by key, dropped when that header changes.
         self._parsed: dict[str, Any] = {}
-        for name, value in fields:
-            self.add(name, value)
+        for name, value in fields:  # add() inlined: messages we build have a dozen headers
+            key, canonical = _checked_key(name)
+            value = _checked_value(value)
+            entries.append((key, canonical, value))
+            values = index.get(key)
+            if values is None:
+                index[key] = [value]
+            else:
+                values.append(value)
 
     @classmethod
     def _trusted(cls, entries: list[tuple[str, str, str]], index: dict[str, list[str]]) -> Headers:
