@@ -64,7 +64,7 @@ if TYPE_CHECKING:
     from core.mediaengine.engine import MediaEngineImpl
 
 
-@dataclass
+@dataclass(slots=True)
 class _Leg:
     """What the driver keeps per SIP channel."""
 
