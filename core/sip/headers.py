@@ -566,6 +566,35 @@ class Headers:
         self._index[key] = [value]
         self._parsed.pop(key, None)  # the parsed views of other headers stay valid
 
+    def replace_first(self, name: str, value: str) -> None:
+        """Put ``value`` in place of the first line of ``name`` (the others stay), or add it when there is none.
+
+        Unlike :meth:`set` this leaves every other line alone and does not make the ordered entries of a
+        received message (the Via stamping of every request received, RFC 3261 §18.2.1)."""
+        key, canonical = _checked_key(name)
+        value = _checked_value(value)
+        values = self._index.get(key)
+        if not values:
+            self.add(name, value)
+            return
+        values[0] = value
+        self._parsed.pop(key, None)
+        entries = self._entries
+        if entries is not None:
+            for position, entry in enumerate(entries):
+                if entry[0] == key:
+                    entries[position] = (key, canonical, value)
+                    return
+            return
+        lines = self._lines or []
+        info_of = _NAME_INFO.get
+        for position, line in enumerate(lines):
+            line_name = line.partition(":")[0]
+            info = info_of(line_name) or _name_info(line_name, 0)
+            if info[0] == key:
+                lines[position] = f"{canonical}: {value}"
+                return
+
     def remove(self, name: str) -> int:
         """Remove every line of ``name``; returns how many there were."""
         key = header_key(name)[0]
