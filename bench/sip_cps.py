@@ -28,8 +28,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 SCENARIOS = REPO / "tests" / "interop" / "scenarios"
-RATES = [100, 200, 400, 600, 800, 1000, 1200, 1500, 2000, 2500]
-REGISTER_RATES = [500, 1000, 2000, 3000, 4000, 5000]
+RATES = [50, 100, 200, 300, 400, 500, 600, 800, 1000, 1200, 1500, 2000, 2500]
+REGISTER_RATES = [500, 1000, 1500, 2000, 3000, 4000, 5000]
 
 
 def free_port() -> int:
