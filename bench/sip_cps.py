@@ -242,14 +242,19 @@ def main() -> int:
         try:
             results: dict[str, Ramp] = {}
             memory = 0.0
+            if not args.smoke:
+                # On a fresh process: after a ramp, memory freed by ended calls is reused and RSS hardly grows.
+                process, port = start_centralita(workdir, uas.port, cdr=False)
+                try:
+                    memory = concurrent_memory(process, port, workdir, 1000)
+                finally:
+                    stop(process)
             for label, cdr in (("centralita", False), ("centralita+cdr", True)):
                 process, port = start_centralita(workdir, uas.port, cdr=cdr)
                 try:
                     results[label] = ramp(process.pid, port, workdir, rates, seconds)
                     if label == "centralita":
                         results["register"] = register_ramp(process.pid, port, workdir, register_rates, seconds)
-                        if not args.smoke:
-                            memory = concurrent_memory(process, port, workdir, 1000)
                 finally:
                     stop(process)
             sippy, sippy_port = start_sippy(workdir, uas.port)
