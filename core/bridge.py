@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.causes import HangupCause
-from core.channel import Channel, DigitReceived, HungUp, Indication, IndicationReceived
+from core.channel import Channel, DigitReceived, HungUp, Indication, IndicationReceived, wait_for_events
 from core.events import ChannelsBridged, ChannelsUnbridged, EventBus
 
 log = logging.getLogger("centralita.bridge")
@@ -45,35 +45,36 @@ class Bridge:
         self.legs = (first, second)
 
     async def run(self, *, limit_s: float | None = None) -> BridgeResult:
-        """Relay between the legs until one of them hangs up or ``limit_s`` seconds pass."""
+        """Relay between the legs until one of them hangs up or ``limit_s`` seconds pass.
+
+        One loop serves both directions: it takes every queued event of each leg in turn (the first leg
+        first), and sleeps on both legs at once (:func:`~core.channel.wait_for_events`) when neither has any.
+        """
         first, second = self.legs
         self.bus.publish(ChannelsBridged(self.id, (first.name, second.name)))
         media = _connect_audio(first, second)
-        relays = [asyncio.ensure_future(self._relay(first, second)),
-                  asyncio.ensure_future(self._relay(second, first))]
+        loop = asyncio.get_running_loop()
+        deadline = None if limit_s is None else loop.time() + limit_s
         try:
-            done, _pending = await asyncio.wait(relays, timeout=limit_s, return_when=asyncio.FIRST_COMPLETED)
-            if not done:
-                return BridgeResult(None, HangupCause.NORMAL_CLEARING, limit_reached=True)
-            return next(iter(done)).result()
+            while True:
+                for source, sink in ((first, second), (second, first)):
+                    while source.has_event():
+                        event = source.poll_event()
+                        if isinstance(event, HungUp):
+                            return BridgeResult(source, event.cause)
+                        if isinstance(event, DigitReceived):
+                            await sink.send_digit(event.digit, event.duration_ms)
+                        elif isinstance(event, IndicationReceived) and event.indication in _RELAYED:
+                            await sink.indicate(event.indication)
+                remaining = None if deadline is None else deadline - loop.time()
+                if remaining is not None and remaining <= 0:
+                    return BridgeResult(None, HangupCause.NORMAL_CLEARING, limit_reached=True)
+                await wait_for_events(self.legs, remaining)
         finally:
-            for relay in relays:
-                relay.cancel()
-            await asyncio.gather(*relays, return_exceptions=True)
             if media is not None:
                 media()
             for leg in self.legs:
                 self.bus.publish(ChannelsUnbridged(self.id, leg.name))
-
-    async def _relay(self, source: Channel, sink: Channel) -> BridgeResult:
-        while True:
-            event = await source.next_event()
-            if isinstance(event, HungUp):
-                return BridgeResult(source, event.cause)
-            if isinstance(event, DigitReceived):
-                await sink.send_digit(event.digit, event.duration_ms)
-            elif isinstance(event, IndicationReceived) and event.indication in _RELAYED:
-                await sink.indicate(event.indication)
 
 
 def _connect_audio(first: Channel, second: Channel) -> Callable[[], None] | None:

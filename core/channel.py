@@ -15,7 +15,7 @@ import enum
 import logging
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Union
@@ -223,8 +223,8 @@ class Channel:
         self.answered_at: float | None = None
         self.hungup_at: float | None = None
         self._events: deque[ChannelEvent] = deque()
-        self._ready = asyncio.Event()
-        self._gone = asyncio.Event()
+        self._waiters: list[asyncio.Future[bool]] = []  # of wait_for_events(), woken by the next event
+        self._gone: asyncio.Event | None = None  # made by the first wait_hungup()
         self._on_gone: list[Callable[[Channel], None]] = []
 
     def __repr__(self) -> str:
@@ -320,9 +320,7 @@ class Channel:
         if not self._events:
             if self.hangup_cause is not None:
                 return HungUp(self.hangup_cause)
-            try:
-                await asyncio.wait_for(self._ready.wait(), timeout)
-            except asyncio.TimeoutError:
+            if not await wait_for_events((self,), timeout):
                 return None
         return self.poll_event()
 
@@ -330,10 +328,7 @@ class Channel:
         """The next queued event without waiting (None when there is none)."""
         if not self._events:
             return HungUp(self.hangup_cause) if self.hangup_cause is not None else None
-        event = self._events.popleft()
-        if not self._events:
-            self._ready.clear()
-        return event
+        return self._events.popleft()
 
     def has_event(self) -> bool:
         """True when :meth:`poll_event` would return something."""
@@ -341,12 +336,14 @@ class Channel:
 
     async def wait_event_ready(self) -> None:
         """Return once an event is queued (without taking it): for waiting on several legs at once."""
-        if not self.has_event():
-            await self._ready.wait()
+        await wait_for_events((self,))
 
     async def wait_hungup(self) -> HangupCause:
         """Wait until the leg is gone and return its cause."""
-        await self._gone.wait()
+        if self.hungup_at is None:
+            if self._gone is None:
+                self._gone = asyncio.Event()
+            await self._gone.wait()
         assert self.hangup_cause is not None
         return self.hangup_cause
 
@@ -364,7 +361,11 @@ class Channel:
 
     def _push(self, event: ChannelEvent) -> None:
         self._events.append(event)
-        self._ready.set()
+        if self._waiters:
+            waiters, self._waiters = self._waiters, []
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(True)
 
     def remote_answered(self) -> None:
         """The far end answered an outbound leg."""
@@ -386,10 +387,44 @@ class Channel:
         self.hungup_at = self._clock()
         self.set_state(ChannelState.DOWN)
         self._bus.publish(ChannelHungUp(self.name, self.uniqueid, cause))
-        self._gone.set()
+        if self._gone is not None:
+            self._gone.set()
         callbacks, self._on_gone = self._on_gone, []
         for callback in callbacks:
             try:
                 callback(self)
             except Exception:
                 log.exception("%s: hangup callback failed", self.name)
+
+
+async def wait_for_events(channels: Sequence[Channel], timeout: float | None = None) -> bool:
+    """Return True once one of ``channels`` has an event to poll (or is gone), False after ``timeout``.
+
+    One future for all of them, woken by the first event, instead of a task per channel and
+    ``asyncio.wait`` (the asyncio docs' "Futures": ``loop.create_future``); nothing is taken from a queue.
+    """
+    for channel in channels:
+        if channel.has_event():
+            return True
+    if timeout is not None and timeout <= 0:
+        return False  # as asyncio.wait_for with a timeout of 0: no waiting at all
+    loop = asyncio.get_running_loop()
+    waiter: asyncio.Future[bool] = loop.create_future()
+    for channel in channels:
+        channel._waiters.append(waiter)
+    handle = None if timeout is None else loop.call_later(timeout, _expire, waiter)
+    try:
+        return await waiter
+    finally:
+        if handle is not None:
+            handle.cancel()
+        for channel in channels:
+            try:
+                channel._waiters.remove(waiter)
+            except ValueError:
+                pass
+
+
+def _expire(waiter: asyncio.Future[bool]) -> None:
+    if not waiter.done():
+        waiter.set_result(False)

@@ -24,6 +24,7 @@ from core.channel import (
     HungUp,
     Indication,
     IndicationReceived,
+    wait_for_events,
 )
 from core.dialplan.args import OptionError, parse_options, separate_args
 from core.dialplan.executor import CONTINUE, HANGUP, ApplicationRegistry, AppResult, CallContext
@@ -228,12 +229,7 @@ async def _wait_for_answer(ctx: CallContext, state: _DialState, timeout: float |
                 channel.variables["DIALSTATUS"] = "NOANSWER"
                 await _clear(ctx, live, HangupCause.NO_ANSWER, "NOANSWER")
                 return None
-            waiters = [asyncio.ensure_future(c.wait_event_ready()) for c in (channel, *(a.leg for a in live))]
-            try:
-                await asyncio.wait(waiters, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for waiter in waiters:
-                    waiter.cancel()
+            await wait_for_events((channel, *(a.leg for a in live)), remaining)
             continue
         for attempt in ready:
             event = attempt.leg.poll_event()

@@ -20,6 +20,7 @@ from core.dialplan.timing import TimeSpec, TimingError
 log = logging.getLogger("centralita.dialplan")
 
 MAX_INCLUDE_DEPTH = 128
+_MEMO_MAX = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +44,8 @@ class DialplanIndex:
                 table.add(extension.name, extension.cid, extension)
             self._tables[context.name] = table
         self._timings: dict[str, TimeSpec | None] = {}
+        # Answers of find() (the index is rebuilt, never changed, when the dialplan is reloaded).
+        self._memo: dict[tuple[str, str, int | None, str | None, str, MatchMode], Found | None] = {}
         for context in dialplan.contexts.values():
             for include in context.includes:
                 if include.timing and include.timing not in self._timings:
@@ -63,7 +66,20 @@ class DialplanIndex:
         With ``priority`` (or ``label``) the extension must have it; with neither, any matching extension
         will do (``mode`` then decides between MATCH, CANMATCH and MATCHMORE).
         """
-        return self._search(context, exten, priority, label, caller, mode, now, [])
+        if self._timings:
+            # A timed include makes the answer depend on ``now``: search every time.
+            return self._search(context, exten, priority, label, caller, mode, now, [])
+        key = (context, exten, priority, label, caller, mode)
+        memo = self._memo
+        try:
+            return memo[key]
+        except KeyError:
+            pass
+        found = self._search(context, exten, priority, label, caller, mode, now, [])
+        if len(memo) >= _MEMO_MAX:
+            memo.clear()
+        memo[key] = found
+        return found
 
     def _search(self, context_name: str, exten: str, priority: int | None, label: str | None, caller: str,
                 mode: MatchMode, now: float, stack: list[str]) -> Found | None:

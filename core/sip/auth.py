@@ -117,6 +117,13 @@ _BARE_VALUE = re.compile(r'[^ \t\r\n,"]+')
 _AFTER_VALUE = re.compile(r"[ \t\r\n]*(?:,|\Z)")
 
 
+# The shape nearly every peer sends (``Digest name="value", name=value, ...``, no escapes, no blanks around
+# '='): validated whole by one match, then split by findall; anything else takes the careful parser below.
+_FAST_PARAM = r'([A-Za-z0-9\-.!%*_+`\'~]+)=(?:"([^"\\\r\n]*)"|([^ \t\r\n,"]+))'
+_FAST_HEADER = re.compile(rf"([A-Za-z0-9\-.!%*_+`'~]+) +{_FAST_PARAM}(?:[ \t]*,[ \t]*{_FAST_PARAM})*").fullmatch
+_FAST_PARAMS = re.compile(_FAST_PARAM).findall
+
+
 def _skip(pattern: re.Pattern[str], text: str, pos: int) -> int:
     match = pattern.match(text, pos)  # the patterns given here also match the empty string
     return pos if match is None else match.end()
@@ -134,6 +141,14 @@ def parse_digest_header(value: str) -> tuple[str, dict[str, str]]:
     """
     if len(value) > MAX_HEADER_LENGTH:
         raise DigestError("header too long", MAX_HEADER_LENGTH)
+    fast = _FAST_HEADER(value)
+    if fast is not None:
+        scheme = fast.group(1)
+        found = _FAST_PARAMS(value, fast.end(1))
+        fast_params = {name.lower(): quoted or bare for name, quoted, bare in found}
+        if len(fast_params) == len(found):
+            return scheme, fast_params
+        # a duplicate parameter: the careful parser below says where
     pos = _skip(_SPACE, value, 0)
     scheme_match = _TOKEN.match(value, pos)
     if scheme_match is None:
@@ -331,6 +346,8 @@ class DigestChallenger:
         self.qop = None if qop is None else "auth"
         self.max_tracked_nonces = max_tracked_nonces
         self._secret = bytes(secret)
+        self._mac_prefix: dict[str, bytes] = {}
+        self._realm_part = f"Digest realm={_quote(realm, 'realm')}"
         self._random_bytes = random_bytes
         self._dummy_password = secrets.token_hex(16)
         # nonce -> highest nonce-count accepted; heap of (issue time, nonce) to forget them in time order.
@@ -341,8 +358,12 @@ class DigestChallenger:
     # -- nonces ---------------------------------------------------------------------------------------
 
     def _mac(self, algorithm: str, stamp: bytes, salt: bytes) -> bytes:
-        message = b"\x00".join((_NONCE_VERSION, _utf8(self.realm), algorithm.encode(), stamp + salt))
-        return hmac.new(self._secret, message, hashlib.sha256).digest()[:16]
+        prefix = self._mac_prefix.get(algorithm)
+        if prefix is None:
+            prefix = self._mac_prefix[algorithm] = b"\x00".join((_NONCE_VERSION, _utf8(self.realm),
+                                                                  algorithm.encode(), b""))
+        # hmac.digest: the one-shot HMAC in C (Python docs, hmac module), same bytes as hmac.new().digest().
+        return hmac.digest(self._secret, prefix + stamp + salt, "sha256")[:16]
 
     def _new_nonce(self, algorithm: str, now: float) -> str:
         stamp = struct.pack(">q", round(now * 1000))
@@ -378,7 +399,7 @@ class DigestChallenger:
         """
         values = []
         for algorithm in self.algorithms:
-            parts = [f"Digest realm={_quote(self.realm, 'realm')}", f'nonce="{self._new_nonce(algorithm, now)}"',
+            parts = [self._realm_part, f'nonce="{self._new_nonce(algorithm, now)}"',
                      f"algorithm={algorithm}"]
             if self.qop is not None:
                 parts.append(f'qop="{self.qop}"')

@@ -9,6 +9,7 @@ In-dialog requests go to the dialog's next hop (section 12.2.1.1), see :meth:`Di
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import secrets
@@ -992,8 +993,9 @@ def _is_codec(media: MediaDescription, fmt: str) -> bool:
     return rtpmap is None or rtpmap.encoding.lower() not in ("telephone-event", "cn")
 
 
+@functools.cache
 def _allow() -> str:
-    from core.sip.endpoint import ALLOW
+    from core.sip.endpoint import ALLOW  # a constant; imported here to avoid an import cycle
 
     return ALLOW
 

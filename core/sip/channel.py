@@ -64,7 +64,7 @@ if TYPE_CHECKING:
     from core.mediaengine.engine import MediaEngineImpl
 
 
-@dataclass
+@dataclass(slots=True)
 class _Leg:
     """What the driver keeps per SIP channel."""
 
@@ -137,11 +137,13 @@ class SipChannelDriver(ChannelDriver):
                 return
             channel.remote_answered()
         elif isinstance(event, CallFailed):
+            event.call.channel = None  # the SIP leg is over (a retry is another SipCall)
             if self._retry_after_failure(channel, event):
                 return
             channel.variables["SIP_CAUSE"] = f"SIP {event.status} {event.reason}"
             channel.remote_hungup(event.cause)
         elif isinstance(event, CallEnded):
+            event.call.channel = None
             channel.remote_hungup(event.cause)
         elif isinstance(event, DtmfReceived):
             channel.queue_event(DigitReceived(event.digit, event.duration_ms))
@@ -204,6 +206,7 @@ class SipChannelDriver(ChannelDriver):
         channel.variables["SIPURI"] = f"sip:{call.caller.number}@{call.peer[0]}:{call.peer[1]}"
         channel.dnid = call.dnid
         call.channel = channel
+        channel.add_hangup_callback(_detach_ended_call)
         self.pbx.start_inbound(channel)
 
     def _reinvite(self, channel: Channel, call: SipCall, sdp: bytes | None) -> None:
@@ -291,6 +294,7 @@ class SipChannelDriver(ChannelDriver):
             raise ChannelUnavailable(HangupCause.UNALLOCATED, f"no SIP user or trunk {resource}")
         channel = self.pbx.new_channel(self, name, direction=ChannelDirection.OUTBOUND)
         channel.tech = _Leg(None, target=target, requestor=requestor)
+        channel.add_hangup_callback(_detach_ended_call)
         if requestor is not None and requestor.technology == "SIP":
             _leg(requestor).peers.append(channel)
         return channel
@@ -547,6 +551,15 @@ class SipChannelDriver(ChannelDriver):
 
     def _host(self) -> str:
         return self.endpoint.settings.host
+
+
+def _detach_ended_call(channel: Channel) -> None:
+    """A gone channel whose SIP call has ended too is dropped from the call: the call itself stays for the
+    transactions that absorb retransmissions (up to 64*T1, RFC 6026), but the channel, its leg and the legs
+    it dialled need not live as long (memory and garbage-collector work per call)."""
+    leg = channel.tech
+    if isinstance(leg, _Leg) and leg.call is not None and leg.call.ended and leg.call.channel is channel:
+        leg.call.channel = None
 
 
 def _requested_codec(requestor: Channel | None) -> Codec | None:

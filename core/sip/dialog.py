@@ -8,6 +8,7 @@ first hop is handled as section 12.2.1.1 says), the local CSeq, and checks incom
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass, field
 from enum import Enum
@@ -150,15 +151,10 @@ class Dialog:
         """
         uri = self.next_hop()
         host = (uri.params.get("maddr") or uri.host).strip("[]")
-        try:
-            address = ipaddress.ip_address(host)
-        except ValueError:
+        local = _host_is_local(host)
+        if local is None:
             return fallback
-        try:
-            source = ipaddress.ip_address(fallback[0].strip("[]"))
-        except ValueError:
-            source = None
-        if source is not None and _is_local(address) and not _is_local(source):
+        if local and _host_is_local(fallback[0].strip("[]")) is False:
             return fallback
         port = uri.port or (5061 if uri.scheme == "sips" else 5060)
         return (host, port)
@@ -198,6 +194,16 @@ class Dialog:
 
 def _is_local(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return any(address.version == network.version and address in network for network in _LOCAL_NETWORKS)
+
+
+@functools.lru_cache(maxsize=4096)
+def _host_is_local(host: str) -> bool | None:
+    """Whether the address literal ``host`` lies in a private network; None when it is not an address.
+    Cached: a handful of hosts come back on every in-dialog request."""
+    try:
+        return _is_local(ipaddress.ip_address(host))
+    except ValueError:
+        return None
 
 
 def build_request(method: str, uri: SipUri, headers: list[tuple[str, str]], body: bytes) -> SipRequest:

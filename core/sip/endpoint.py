@@ -159,8 +159,11 @@ class SipEndpoint(CallHandling, RegistrationClient, QualifyClient):
 
     def get_timer(self) -> float | None:
         """The next deadline, monotonic seconds."""
-        deadlines = [d for d in (self.tx.get_timer(), self.timers.next_deadline()) if d is not None]
-        return min(deadlines) if deadlines else None
+        transactions = self.tx.get_timer()
+        own = self.timers.next_deadline()
+        if transactions is None or (own is not None and own < transactions):
+            return own
+        return transactions
 
     def datagrams_to_send(self) -> list[tuple[bytes, Address, Transport]]:
         """Drain what must go out."""
@@ -168,7 +171,7 @@ class SipEndpoint(CallHandling, RegistrationClient, QualifyClient):
         if self._outbox:
             out.extend(self._outbox)
             self._outbox = []
-        if trace.isEnabledFor(logging.DEBUG):
+        if out and trace.isEnabledFor(logging.DEBUG):
             for data, (host, port), transport in out:
                 trace.debug("---> %s:%d (%s)\n%s", host, port, transport, data.decode("utf-8", "replace"))
         return out

@@ -442,13 +442,22 @@ class Headers:
     __slots__ = ("_entries", "_lines", "_index", "_parsed")
 
     def __init__(self, fields: Iterable[tuple[str, str]] = ()) -> None:
-        self._entries: list[tuple[str, str, str]] | None = []
+        entries: list[tuple[str, str, str]] = []
+        index: dict[str, list[str]] = {}
+        self._entries: list[tuple[str, str, str]] | None = entries
         self._lines: list[str] | None = None
-        self._index: dict[str, list[str]] = {}
-        # Parsed views of these headers (SipMessage's properties), dropped on any change.
+        self._index = index
+        # Parsed views of these headers (SipMessage's properties) by key, dropped when that header changes.
         self._parsed: dict[str, Any] = {}
-        for name, value in fields:
-            self.add(name, value)
+        for name, value in fields:  # add() inlined: messages we build have a dozen headers
+            key, canonical = _checked_key(name)
+            value = _checked_value(value)
+            entries.append((key, canonical, value))
+            values = index.get(key)
+            if values is None:
+                index[key] = [value]
+            else:
+                values.append(value)
 
     @classmethod
     def _trusted(cls, entries: list[tuple[str, str, str]], index: dict[str, list[str]]) -> Headers:
@@ -537,7 +546,7 @@ class Headers:
         else:
             entries.append((key, canonical, value))
             self._index.setdefault(key, []).append(value)
-        self._parsed.clear()
+        self._parsed.pop(key, None)  # the parsed views of other headers stay valid
 
     def set(self, name: str, value: str) -> None:
         """Replace every line of ``name`` by one line with ``value``, where the first one was (else at the end)."""
@@ -555,7 +564,36 @@ class Headers:
             kept.append((key, canonical, value))
         self._entries = kept
         self._index[key] = [value]
-        self._parsed.clear()
+        self._parsed.pop(key, None)  # the parsed views of other headers stay valid
+
+    def replace_first(self, name: str, value: str) -> None:
+        """Put ``value`` in place of the first line of ``name`` (the others stay), or add it when there is none.
+
+        Unlike :meth:`set` this leaves every other line alone and does not make the ordered entries of a
+        received message (the Via stamping of every request received, RFC 3261 §18.2.1)."""
+        key, canonical = _checked_key(name)
+        value = _checked_value(value)
+        values = self._index.get(key)
+        if not values:
+            self.add(name, value)
+            return
+        values[0] = value
+        self._parsed.pop(key, None)
+        entries = self._entries
+        if entries is not None:
+            for position, entry in enumerate(entries):
+                if entry[0] == key:
+                    entries[position] = (key, canonical, value)
+                    return
+            return
+        lines = self._lines or []
+        info_of = _NAME_INFO.get
+        for position, line in enumerate(lines):
+            line_name = line.partition(":")[0]
+            info = info_of(line_name) or _name_info(line_name, 0)
+            if info[0] == key:
+                lines[position] = f"{canonical}: {value}"
+                return
 
     def remove(self, name: str) -> int:
         """Remove every line of ``name``; returns how many there were."""
@@ -564,7 +602,7 @@ class Headers:
         if not removed:
             return 0
         self._entries = [entry for entry in self._fields() if entry[0] != key]
-        self._parsed.clear()
+        self._parsed.pop(key, None)  # the parsed views of other headers stay valid
         return len(removed)
 
     def copy(self) -> Headers:
@@ -573,6 +611,9 @@ class Headers:
 
 
 def _checked_key(name: str) -> tuple[str, str]:
+    info = _NAME_INFO.get(name)
+    if info is not None:
+        return info  # a known name (or compact form) is a token already
     name = name.strip(" \t")
     info = header_key(name)
     if info[1] is name and _TOKEN_OK(name) is None:

@@ -804,16 +804,17 @@ def check_request(
         return Rejection(Status.UNSUPPORTED_URI_SCHEME, Status.UNSUPPORTED_URI_SCHEME.phrase)
     if max_forwards == 0 and method not in local_methods and to.tag is None:
         return Rejection(Status.TOO_MANY_HOPS, Status.TOO_MANY_HOPS.phrase)
-    if method != "ACK" and method != "CANCEL":
+    if method != "ACK" and method != "CANCEL" and "require" in index:
         supported = {tag.lower() for tag in supported_extensions}
         unknown = [tag for tag in request.headers.values("require") if tag.lower() not in supported]
         if unknown:
             return Rejection(Status.BAD_EXTENSION, Status.BAD_EXTENSION.phrase, (("Unsupported", ", ".join(unknown)),))
-    encodings = [value.lower() for value in request.headers.values("content-encoding")]
-    if any(encoding != "identity" for encoding in encodings):
-        return Rejection(
-            Status.UNSUPPORTED_MEDIA_TYPE, Status.UNSUPPORTED_MEDIA_TYPE.phrase, (("Accept-Encoding", "identity"),)
-        )
+    if "content-encoding" in index:
+        encodings = [value.lower() for value in request.headers.values("content-encoding")]
+        if any(encoding != "identity" for encoding in encodings):
+            return Rejection(
+                Status.UNSUPPORTED_MEDIA_TYPE, Status.UNSUPPORTED_MEDIA_TYPE.phrase, (("Accept-Encoding", "identity"),)
+            )
     if accepted_content_types is not None and request.body:
         content_type = request.content_type
         if content_type is None or content_type not in accepted_content_types:

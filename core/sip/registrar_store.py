@@ -137,6 +137,9 @@ CREATE TABLE IF NOT EXISTS sip_bindings (
     path TEXT NOT NULL
 )"""
 
+_UPSERT = f"INSERT OR REPLACE INTO sip_bindings ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+_DELETE = "DELETE FROM sip_bindings WHERE binding_id = ?"
+
 # Path values may contain commas inside <...>, so they are joined with a character a SIP header cannot hold.
 _PATH_SEPARATOR = "\n"
 
@@ -196,17 +199,21 @@ class SqliteBindingStore:
         """One transaction: delete ``deletes``, then insert or replace ``upserts``."""
         if not upserts and not deletes:
             return
-        placeholders = ", ".join("?" * len(_COLUMNS))
         try:
+            if len(upserts) + len(deletes) == 1:
+                # One statement is atomic by itself in autocommit mode (SQLite docs, "Transaction"): the
+                # common REGISTER refresh needs no BEGIN/COMMIT round trips.
+                if upserts:
+                    self._db.execute(_UPSERT, _row_from_record(upserts[0]))
+                else:
+                    self._db.execute(_DELETE, (deletes[0],))
+                return
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 if deletes:
-                    self._db.executemany("DELETE FROM sip_bindings WHERE binding_id = ?",
-                                         [(binding_id,) for binding_id in deletes])
+                    self._db.executemany(_DELETE, [(binding_id,) for binding_id in deletes])
                 if upserts:
-                    self._db.executemany(
-                        f"INSERT OR REPLACE INTO sip_bindings ({', '.join(_COLUMNS)}) VALUES ({placeholders})",
-                        [_row_from_record(record) for record in upserts])
+                    self._db.executemany(_UPSERT, [_row_from_record(record) for record in upserts])
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise

@@ -109,6 +109,9 @@ def _same_address(host: str, source_host: str) -> bool:
 def replace_top_via(message: SipRequest, top: Via) -> None:
     """Put ``top`` in place of the message's topmost Via value, leaving every other value as it was."""
     lines = message.headers.get_all("Via")
+    if len(lines) == 1 and "," not in lines[0]:
+        message.headers.replace_first("Via", str(top))
+        return
     first = split_list(lines[0])
     first[0] = str(top)
     lines[0] = ", ".join(first)

@@ -18,6 +18,8 @@ from core.channel import (
     Direction,
     HungUp,
     Indication,
+    IndicationReceived,
+    wait_for_events,
 )
 from core.cli import CommandRegistry
 from core.events import ChannelCreated, ChannelHungUp, ChannelStateChanged, Event, EventBus
@@ -240,3 +242,29 @@ async def test_console_commands_show_and_hang_up_channels(bus: EventBus, clock: 
     assert (await registry.execute("core show channel Test/1001")).output == "Test/1001 is not a known channel"
     usage = await registry.execute("core show channels sideways")
     assert not usage.ok and usage.output.startswith("Usage: core show channels")
+
+
+async def test_wait_for_events_wakes_on_the_first_leg_with_news_and_times_out_otherwise(
+        bus: EventBus, clock: FakeClock) -> None:
+    pbx, driver = make_pbx(bus, clock)
+    first = await driver.request("a")
+    second = await driver.request("b")
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    assert await wait_for_events((first, second), 0.05) is False
+    assert loop.time() - started >= 0.04
+    assert first._waiters == [] and second._waiters == []  # nothing left behind
+    loop.call_later(0.01, second.queue_event, IndicationReceived(Indication.RINGING))
+    assert await wait_for_events((first, second), 5) is True
+    assert second.poll_event() == IndicationReceived(Indication.RINGING)
+    assert first.poll_event() is None
+    loop.call_later(0.01, first.remote_hungup, HangupCause.USER_BUSY)
+    assert await wait_for_events((first, second)) is True  # a hang-up counts, without a timeout too
+    assert first.poll_event() == HungUp(HangupCause.USER_BUSY)
+    assert await wait_for_events((first,), 0) is True  # a gone leg always has news
+    waiter = asyncio.ensure_future(wait_for_events((second,)))
+    await asyncio.sleep(0)
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    assert second._waiters == []

@@ -10,6 +10,8 @@ the Reason of RFC 3326), the Q.850 cause of a refusal (RFC 3398 §8.2.6.1, 480/5
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -476,3 +478,24 @@ async def test_dial_through_a_trunk(gateway: Gateway) -> None:
     await gateway.send(carrier, carrier.make_response(invite, 486, to_tag="c", contact=False))
     got = await gateway.wait_for(alice, lambda s: s.status >= 300)
     assert [s.status for s in got if s.status >= 300 and s.response.cseq.number == call.cseq] == [486]
+
+
+async def test_a_finished_call_does_not_keep_its_channels_alive(gateway: Gateway) -> None:
+    # The endpoint keeps an ended SipCall while its INVITE transaction absorbs retransmissions (64*T1): the
+    # PBX channels, their legs and what they reference are released as soon as both the SIP call and the
+    # channel are over.
+    alice, bob = phones(gateway)
+    call, invite = await answered(gateway, alice, bob)
+    channels = [weakref.ref(channel) for channel in gateway.pbx.channels]
+    assert len(channels) == 2
+    got = await gateway.send(alice, call.make_request("BYE"))
+    assert statuses(got) == [200]
+    got = await gateway.wait_for(bob, lambda s: s.method == "BYE")
+    bye = [s for s in got if s.method == "BYE"][0].request
+    await gateway.send(bob, bob.make_response(bye, 200))
+    await cdrs(gateway)
+    lingering = list(gateway.harness.endpoint.by_client.values())
+    assert lingering, "the INVITE to the callee is still absorbing retransmissions"
+    assert all(sip_call.ended and sip_call.channel is None for sip_call in lingering)
+    gc.collect()
+    assert [ref() for ref in channels] == [None, None]

@@ -238,3 +238,22 @@ def test_every_rfc3261_status_is_there() -> None:
 def test_reason_phrase_of_unknown_codes_is_the_class_default(code: int, phrase: str) -> None:
     """RFC 3261 §8.1.3.2: an unrecognised code is treated as the x00 code of its class."""
     assert reason_phrase(code) == phrase
+
+
+@pytest.mark.parametrize("materialised", [False, True])
+def test_replace_first_changes_only_the_first_line_of_a_header(materialised: bool) -> None:
+    raw = (b"OPTIONS sip:x@192.0.2.1 SIP/2.0\r\nv: SIP/2.0/UDP 192.0.2.9;branch=z9hG4bK1\r\nX-Odd: 1\r\n"
+           b"Via: SIP/2.0/UDP 192.0.2.8;branch=z9hG4bK2\r\nTo: <sip:x@192.0.2.1>\r\nFrom: <sip:y@192.0.2.9>;tag=a\r\n"
+           b"Call-ID: c@192.0.2.9\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n")
+    message = parse_message(raw)
+    if materialised:
+        list(message.headers)
+    assert message.vias[0].host == "192.0.2.9"
+    message.headers.replace_first("Via", "SIP/2.0/UDP 192.0.2.9;branch=z9hG4bK1;received=198.51.100.7")
+    assert message.vias[0].received == "198.51.100.7"  # the parsed view follows
+    assert message.header_values("Via")[1] == "SIP/2.0/UDP 192.0.2.8;branch=z9hG4bK2"
+    assert message.encode().split(b"\r\n")[1:4] == [
+        b"Via: SIP/2.0/UDP 192.0.2.9;branch=z9hG4bK1;received=198.51.100.7", b"X-Odd: 1",
+        b"Via: SIP/2.0/UDP 192.0.2.8;branch=z9hG4bK2"]
+    message.headers.replace_first("Subject", "none before")  # absent: added at the end
+    assert list(message.headers)[-1] == ("Subject", "none before")
