@@ -28,11 +28,11 @@ from core.mediaengine.port import FRAME_BYTES, FRAME_SAMPLES, RtpPort
 from core.rtp.ports import PortAllocationError, RtpPortAllocator
 from core.tones import ToneError, ToneGenerator, tone_plan
 from cython_media import g711
-from cython_media import relay as native
 
 if TYPE_CHECKING:
     from core.mediaengine.conference import ConferenceRooms
     from core.sounds import SoundReader
+    from cython_media import relay as native
 
 log = logging.getLogger("centralita.media")
 
@@ -276,6 +276,8 @@ class MediaEngineImpl:
         return first.codec == second.codec
 
     def _relay_engine(self) -> native.RelayEngine:
+        from cython_media import relay as native  # loaded with the first relayed bridge
+
         relay = self._relay
         if relay is None:
             relay = self._relay = native.RelayEngine()
@@ -288,6 +290,8 @@ class MediaEngineImpl:
     def _leg(self, port: RtpPort, other: RtpPort) -> native.Leg:
         """``port`` as a relay leg: its sockets, its phone, its outgoing stream continued (RFC 3550 §5.1),
         the other leg's payload types mapped to its own, its RTP timeout."""
+        from cython_media import relay as native  # loaded with the first relayed bridge
+
         negotiated, other_negotiated, session, sockets = port.negotiated, other.negotiated, port.session, port.sockets
         assert negotiated is not None and other_negotiated is not None and session is not None
         assert sockets is not None and negotiated.dtmf_payload_type is not None
@@ -311,6 +315,8 @@ class MediaEngineImpl:
             self.unrelay(port)
         if peer is None or not self._relayable(port, peer):
             return
+        from cython_media import relay as native  # loaded with the first relayed bridge
+
         if peer.relay_pair is not None:
             self.unrelay(peer)
         relay = self._relay_engine()
@@ -331,6 +337,8 @@ class MediaEngineImpl:
     def unrelay(self, port: AudioPort) -> None:
         """Take ``port`` (and its peer) back from the native relay: the event loop reads its sockets again
         and their streams continue where the relay left them (a port of another kind is never relayed)."""
+        from cython_media import relay as native  # loaded with the first relayed bridge
+
         pair_id = getattr(port, "relay_pair", None)
         if pair_id is None or not isinstance(port, RtpPort):
             return
@@ -353,6 +361,8 @@ class MediaEngineImpl:
             relay.stop()  # no thread while nothing is relayed
 
     def _relay_events(self) -> None:
+        from cython_media import relay as native  # loaded with the first relayed bridge
+
         relay = self._relay
         if relay is None:
             return
@@ -371,6 +381,8 @@ class MediaEngineImpl:
 
     def relay_stats(self) -> list[tuple[int, RtpPort, RtpPort, native.LegStats, native.LegStats]]:
         """The natively relayed pairs with their counters (``media show relays``)."""
+        from cython_media import relay as native  # loaded with the first relayed bridge
+
         relay = self._relay
         rows = []
         for pair_id, (first, second) in sorted(self.relays.items()):
