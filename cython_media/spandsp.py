@@ -59,7 +59,6 @@ COMPILED_CLASSES = (
     "ToneGenerator",
 )
 
-ACCELERATED = False
 if TYPE_CHECKING:  # the twin's signatures; the compiled classes match them
     from cython_media._spandsp_py import (
         CallerIdDecoder,
@@ -76,17 +75,25 @@ if TYPE_CHECKING:  # the twin's signatures; the compiled classes match them
         PacketLossConcealer,
         ToneGenerator,
     )
+
+    ACCELERATED: bool
 else:
-    _compiled = None
-    if not NO_EXTENSIONS:
-        try:
-            _compiled = importlib.import_module("cython_media._spandsp")
-        except ImportError:
-            pass
-    # The ctypes twin (and ctypes itself) is imported only when the compiled module is not there.
-    _module = _compiled if _compiled is not None else importlib.import_module("cython_media._spandsp_py")
-    globals().update({name: getattr(_module, name) for name in COMPILED_CLASSES})
-    ACCELERATED = _compiled is not None
+    def __getattr__(name: str) -> object:
+        """The DSP classes (and ``ACCELERATED``) are bound on first use (PEP 562): importing this module
+        does not load libspandsp and its libraries (about 2.5 MiB), which an idle board never needs."""
+        if name not in COMPILED_CLASSES and name != "ACCELERATED":
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        compiled = None
+        if not NO_EXTENSIONS:
+            try:
+                compiled = importlib.import_module("cython_media._spandsp")
+            except ImportError:
+                pass
+        # The ctypes twin (and ctypes itself) is imported only when the compiled module is not there.
+        module = compiled if compiled is not None else importlib.import_module("cython_media._spandsp_py")
+        globals().update({cls: getattr(module, cls) for cls in COMPILED_CLASSES})
+        globals()["ACCELERATED"] = compiled is not None
+        return globals()[name]
 
 __all__ = [
     "ACCELERATED",

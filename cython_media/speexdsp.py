@@ -13,18 +13,26 @@ from typing import TYPE_CHECKING
 from cython_media import NO_EXTENSIONS
 from cython_media._speexdsp_common import SpeexDspError
 
-ACCELERATED = False
 if TYPE_CHECKING:  # the twin's signature; the compiled class matches it
     from cython_media._speexdsp_py import EchoCanceller
+
+    ACCELERATED: bool
 else:
-    _compiled = None
-    if not NO_EXTENSIONS:
-        try:
-            _compiled = importlib.import_module("cython_media._speexdsp")
-        except ImportError:
-            pass
-    # The ctypes twin (and ctypes itself) is imported only when the compiled module is not there.
-    EchoCanceller = (_compiled or importlib.import_module("cython_media._speexdsp_py")).EchoCanceller
-    ACCELERATED = _compiled is not None
+    def __getattr__(name: str) -> object:
+        """``EchoCanceller`` (and ``ACCELERATED``) are bound on first use (PEP 562): importing this module
+        does not load libspeexdsp."""
+        if name not in ("EchoCanceller", "ACCELERATED"):
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        compiled = None
+        if not NO_EXTENSIONS:
+            try:
+                compiled = importlib.import_module("cython_media._speexdsp")
+            except ImportError:
+                pass
+        # The ctypes twin (and ctypes itself) is imported only when the compiled module is not there.
+        module = compiled if compiled is not None else importlib.import_module("cython_media._speexdsp_py")
+        globals()["EchoCanceller"] = module.EchoCanceller
+        globals()["ACCELERATED"] = compiled is not None
+        return globals()[name]
 
 __all__ = ["ACCELERATED", "EchoCanceller", "SpeexDspError"]

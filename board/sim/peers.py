@@ -29,16 +29,14 @@ from array import array
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 from board.sim.world import CentralOfficeLine, Phone, World
+from cython_media import spandsp
+from cython_media.deferred import DeferredDetector
 from cython_media.spandsp import (
-    CallerIdDecoder,
-    CallerIdGenerator,
     CallerIdMessage,
     CallerIdStandard,
-    CallProgressDetector,
-    DtmfDetector,
-    DtmfGenerator,
     MessageWaiting,
     SpandspError,
     ToneCadence,
@@ -187,7 +185,7 @@ def _pcm(data: bytes) -> array[int]:
 
 
 def _dtmf_audio(digits: str, on_ms: int, off_ms: int, level_dbm0: int = -8) -> array[int]:
-    generator = DtmfGenerator(level_dbm0=level_dbm0, on_ms=on_ms, off_ms=off_ms)
+    generator = spandsp.DtmfGenerator(level_dbm0=level_dbm0, on_ms=on_ms, off_ms=off_ms)
     generator.queue(digits)
     out = array("h")
     while not generator.idle:
@@ -195,17 +193,22 @@ def _dtmf_audio(digits: str, on_ms: int, off_ms: int, level_dbm0: int = -8) -> a
     return out
 
 
+def _caller_id_decoder(standard: CallerIdStandard) -> spandsp.CallerIdDecoder:
+    return spandsp.CallerIdDecoder(standard)
+
+
 class _CallerIdReceiver:
     """Decoders for every on-hook standard at once (a multi-standard phone, as most sold in Europe)."""
 
     def __init__(self, standards: Sequence[CallerIdStandard]) -> None:
-        self.decoders = [CallerIdDecoder(s) for s in standards]
+        # Each made with the first signal heard (cython_media.deferred): an idle phone loads no DSP.
+        self.decoders = [(s, DeferredDetector(partial(_caller_id_decoder, s))) for s in standards]
 
     def feed(self, frame: bytes) -> list[tuple[CallerIdStandard, CallerIdMessage | MessageWaiting]]:
         found = []
-        for decoder in self.decoders:
+        for standard, decoder in self.decoders:
             for message in decoder.feed(frame):
-                found.append((decoder.standard, message))
+                found.append((standard, message))
         return found
 
 
@@ -262,8 +265,9 @@ class VirtualPhone:
         self._hook_plan: deque[tuple[float, bool]] = deque()   # (at, off_hook)
         self._cid = _CallerIdReceiver(callerid_standards)
         self._type2_rx = _CallerIdReceiver([CallerIdStandard.BELL202, CallerIdStandard.V23])
-        self._cas = CallProgressDetector([ToneCadence("cas", (2130, 2750), min_continuous_ms=50)])
-        self._dtmf = DtmfDetector()
+        cas = ToneCadence("cas", (2130, 2750), min_continuous_ms=50)
+        self._cas = DeferredDetector(lambda: spandsp.CallProgressDetector([cas]))
+        self._dtmf = DeferredDetector(lambda: spandsp.DtmfDetector())
         self._heard = _History()
         self._now = 0.0
         self.ring = _RingMeter()
@@ -491,7 +495,7 @@ class VirtualCentralOffice:
         self._break_at: float | None = None
         self._make_at: float | None = None
         self._pulses = 0
-        self._dtmf = DtmfDetector()
+        self._dtmf = DeferredDetector(lambda: spandsp.DtmfDetector())
         self._heard = _History()
         self._echo: array[int] | None = None
         self._now = 0.0
@@ -551,7 +555,7 @@ class VirtualCentralOffice:
         message = caller
         if standard in (CallerIdStandard.DTMF, CallerIdStandard.V23_JP):
             message = CallerIdMessage(number=caller.number)
-        generator = CallerIdGenerator(standard)
+        generator = spandsp.CallerIdGenerator(standard)
         generator.send(message)
         out = array("h")
         while not generator.done:

@@ -44,9 +44,9 @@ from core.rtp.telephone_event import (
     digit_to_event,
 )
 from core.sip.offer_answer import PCMA, PCMU, NegotiatedAudio
-from cython_media import g711
+from cython_media import g711, spandsp
 from cython_media.rtp import rewrite_rtp, rtp_header
-from cython_media.spandsp import DtmfDetector, PacketLossConcealer, SpandspError
+from cython_media.spandsp import SpandspError
 
 if TYPE_CHECKING:
     from core.jitterbuffer import JitterBuffer
@@ -107,7 +107,7 @@ class RtpPort:
         # The relay rewrite: the peer's packets enter our outgoing stream with our SSRC, continuous
         # sequence numbers and timestamps; deltas are recomputed when the incoming source changes.
         self._clock_at: tuple[float, int] | None = None  # (loop time, RTP timestamp) of our last audio
-        self._inband: DtmfDetector | None = None  # in-band DTMF mode (no telephone-event negotiated)
+        self._inband: spandsp.DtmfDetector | None = None  # in-band DTMF mode (no telephone-event negotiated)
         self._inband_digit = False                # a digit is sounding now (its audio is not relayed)
         self.tones_until = 0.0                    # generated in-band digits own the stream until then
         self._relay_ssrc_in: int | None = None
@@ -194,7 +194,7 @@ class RtpPort:
         self.negotiated = audio
         if audio.dtmf_payload_type is None and self._inband is None:
             try:
-                self._inband = DtmfDetector(reverse_twist_db=6)
+                self._inband = spandsp.DtmfDetector(reverse_twist_db=6)
             except SpandspError as exc:
                 log.warning("no in-band DTMF detection on port %d: %s", self.local_port, exc)
         elif audio.dtmf_payload_type is not None:
@@ -301,7 +301,7 @@ class RtpPort:
 
         self._audible = (PlayoutKind.FRAME, PlayoutKind.CONCEALED)
         try:
-            concealer = PacketLossConcealer()
+            concealer = spandsp.PacketLossConcealer()
         except SpandspError as exc:  # no libspandsp: missing frames read as silence
             log.warning("no packet-loss concealment on port %d: %s", self.local_port, exc)
             return JitterBuffer(frame_samples=self._frame_samples)

@@ -29,11 +29,11 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
-from cython_media import g711
+from cython_media import g711, spandsp, speexdsp
+from cython_media.deferred import DeferredCanceller, DeferredDetector
 from cython_media.mix import gain as apply_gain
 from cython_media.mix import mix
-from cython_media.spandsp import DtmfDetector, DtmfGenerator, PacketLossConcealer, SpandspError
-from cython_media.speexdsp import EchoCanceller
+from cython_media.spandsp import SpandspError
 
 if TYPE_CHECKING:
     from core.mediaengine.engine import MediaEngineImpl
@@ -94,7 +94,7 @@ class PlayoutBuffer:
         self._frames: deque[bytes] = deque()
         self._priming = True
         self._concealed = 3  # nothing played yet: nothing to conceal
-        self._plc: PacketLossConcealer | None = None
+        self._plc: spandsp.PacketLossConcealer | None = None
         self.underruns = 0
         self.dropped = 0
 
@@ -140,10 +140,10 @@ class PlayoutBuffer:
         self._concealed += 1
         return plc.fill(FRAME_SAMPLES)
 
-    def _concealer(self) -> PacketLossConcealer | None:
+    def _concealer(self) -> spandsp.PacketLossConcealer | None:
         if self._plc is None:
             try:
-                self._plc = PacketLossConcealer()
+                self._plc = spandsp.PacketLossConcealer()
             except SpandspError as exc:  # no libspandsp: play silence instead of concealing
                 log.warning("no packet loss concealment: %s", exc)
                 self._plc = None
@@ -248,7 +248,7 @@ class _DtmfSignal:
     """In-band DTMF for :meth:`TdmPort.send_dtmf`: spandsp ``dtmf_tx`` at -8 dBm0 per tone (ITU-T Q.23)."""
 
     def __init__(self, digits: str, on_ms: int, off_ms: int) -> None:
-        self.generator = DtmfGenerator(level_dbm0=-8, on_ms=on_ms, off_ms=off_ms)
+        self.generator = spandsp.DtmfGenerator(level_dbm0=-8, on_ms=on_ms, off_ms=off_ms)
         self.generator.queue(digits)
 
     def read(self, samples: int) -> bytes | None:
@@ -283,8 +283,10 @@ class TdmPort:
         self._decode = g711.ulaw2lin if ulaw else g711.alaw2lin
         self._encode = g711.lin2ulaw if ulaw else g711.lin2alaw
         self.idle_code = ULAW_IDLE if ulaw else ALAW_IDLE
-        self.echo_canceller = EchoCanceller(FRAME_SAMPLES, echo_tail_ms) if echo_cancel else None
-        self.dtmf_detector = DtmfDetector() if dtmf_detect else None
+        # Made when the line first carries a signal (cython_media.deferred): an idle board loads no DSP.
+        self.echo_canceller = DeferredCanceller(lambda: speexdsp.EchoCanceller(FRAME_SAMPLES, echo_tail_ms)) \
+            if echo_cancel else None
+        self.dtmf_detector = DeferredDetector(lambda: spandsp.DtmfDetector()) if dtmf_detect else None
         self.dtmf_mute = dtmf_mute and dtmf_detect
         self.legs: list[TdmLeg] = []
         self.active: TdmLeg | None = None

@@ -40,10 +40,10 @@ from core.channel import (
 from core.mediaengine.tdm import TdmLeg, TdmPort
 from core.pbx import Pbx
 from core.tones import ToneGenerator
+from cython_media import spandsp
+from cython_media.deferred import DeferredDetector
 from cython_media.spandsp import (
     Absence,
-    CallerIdDecoder,
-    CallerIdGenerator,
     CallerIdMessage,
     CallerIdStandard,
     MessageWaiting,
@@ -131,7 +131,7 @@ class _DataSignal:
     """On-hook (or type II) caller ID / VMWI as a signal (spandsp ``adsi_tx``)."""
 
     def __init__(self, message: CallerIdMessage | MessageWaiting, standard: CallerIdStandard, sdmf: bool) -> None:
-        self.generator = CallerIdGenerator(standard, sdmf=sdmf)
+        self.generator = spandsp.CallerIdGenerator(standard, sdmf=sdmf)
         self.generator.send(message)
 
     def read(self, samples: int) -> bytes | None:
@@ -485,7 +485,9 @@ class FxoPort:
         self.failed = ""
         profile = config.line.profile
         standard = profile.callerid
-        self.callerid_decoder = CallerIdDecoder(standard) if standard is not None and config.line.callerid else None
+        # Made with the first FSK or DTMF the line carries (cython_media.deferred): an idle line loads no DSP.
+        self.callerid_decoder = DeferredDetector(lambda: spandsp.CallerIdDecoder(standard)) \
+            if standard is not None and config.line.callerid else None
         self.disconnect_detector = CadenceToneDetector(
             "disconnect", ToneShape.of(profile.tone(profile.disconnect_tone)), count=profile.busy_count)
         self.dialtone_detector = CadenceToneDetector("dial", ToneShape.of(profile.tone("dial")))

@@ -34,7 +34,9 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from core.tones import parse_tone_list
-from cython_media.spandsp import CallerIdMessage, CallProgressDetector, ToneCadence
+from cython_media import spandsp
+from cython_media.deferred import DeferredDetector
+from cython_media.spandsp import CallerIdMessage, ToneCadence
 from drivers.fxs_fxo.countries import CountryProfile, Disconnect
 
 DTMF_DIAL_ON_MS = 100     # DTMF digits toward the exchange (Q.24 allows >= 40 ms; exchanges like 70-100)
@@ -185,7 +187,8 @@ class CadenceToneDetector:
             self.min_ms = max(40, int(shape.on_ms * (1 - tolerance)) - 60)
         else:
             self.min_ms = min_ms if not shape.on_ms else min(min_ms, max(40, int(shape.on_ms * 0.7)))
-        self.detector = CallProgressDetector([ToneCadence(name, shape.frequencies, min_continuous_ms=self.min_ms)])
+        cadence = ToneCadence(name, shape.frequencies, min_continuous_ms=self.min_ms)
+        self.detector = DeferredDetector(lambda: spandsp.CallProgressDetector([cadence]))
         self._samples = 0
         self._on_since: float | None = None    # ms, tone start estimate
         self._off_since: float | None = None   # ms, silence start estimate after a good burst
