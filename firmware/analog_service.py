@@ -31,7 +31,7 @@ from core.pbx import Pbx
 from core.tones import ToneGenerator, parse_tone_list
 from cython_media.spandsp import CallerIdStandard
 from drivers.fxs_fxo.channel import AnalogPorts, FxoPortConfig, FxsPortConfig, RouteProbe, fxo_ring_delays
-from drivers.fxs_fxo.countries import CountryError, CountryProfile, country_profile
+from drivers.fxs_fxo.countries import CountryError, CountryProfile, Disconnect, country_profile
 from drivers.fxs_fxo.fxo_line import FxoOptions
 from drivers.fxs_fxo.fxs_line import FxsOptions, Route
 from drivers.fxs_fxo.registers import PcmLaw
@@ -253,6 +253,8 @@ class AnalogSystem:
                                           known_tones=tone_frequencies(profile),
                                           echo_return_loss_db=echo_return_loss_db)
             office.reverse_on_answer = profile.answer_polarity
+            office.hangup_method = _HANGUP_METHODS.get(profile.disconnect[0], "battery") if profile.disconnect \
+                else "battery"
             peers.add_line(office)
         return peers
 
@@ -308,7 +310,11 @@ class AnalogService:
 
 _PHONE_USAGE = ("Usage: sim phone <n> offhook|onhook|dial <digits> [pulse]|flash [ms]|tone <hz> [seconds]|status\n"
                 "       Drives the simulated phone on FXS port <n>.")
-_LINE_USAGE = ("Usage: sim line <n> ring [cid <number> [<name>]]|answer|reverse|disconnect [battery|polarity|busy]|"
+_HANGUP_METHODS = {Disconnect.BATTERY: "battery", Disconnect.LOOP_CURRENT: "battery", Disconnect.POLARITY: "polarity",
+                   Disconnect.TONE: "busy"}
+
+_LINE_USAGE = ("Usage: sim line <n> ring [<callerid>|cid <number> [<name>]]|answer|reverse|hangup|"
+               "disconnect [battery|polarity|busy]|"
                "tone <hz> [seconds]|status\n       Drives the simulated exchange behind FXO port <n>.")
 
 
@@ -390,10 +396,17 @@ def register_commands(registry: CommandRegistry, system: Callable[[], AnalogSyst
             line = peers().line(int(args[0]))
             action, rest = args[1], args[2:]
             if action == "ring":
-                if rest and (rest[0] != "cid" or len(rest) < 2):
-                    raise CliUsageError()
-                number = rest[1] if rest else None
-                name = " ".join(rest[2:]) or None
+                number: str | None = None
+                name: str | None = None
+                if rest and rest[0] == "cid":
+                    if len(rest) < 2:
+                        raise CliUsageError()
+                    number, name = rest[1], " ".join(rest[2:]) or None
+                elif rest:  # the architecture's form: ring CALLERID, e.g. 5551234 or "Alice" <5551234>
+                    caller = CallerId.parse(" ".join(rest))
+                    number, name = caller.number or None, caller.name or None
+                    if number is None:
+                        raise CliUsageError()
                 line.ring(number, name)
                 return f"line {line.number}: ringing" + (f" with caller ID {number}" if number else "")
             if action == "answer" and not rest:
@@ -402,6 +415,8 @@ def register_commands(registry: CommandRegistry, system: Callable[[], AnalogSyst
             if action == "reverse" and not rest:
                 line.reverse()
                 return f"line {line.number}: polarity reversed"
+            if action == "hangup" and not rest:  # the far end hangs up as the line's country signals it
+                action, rest = "disconnect", (line.hangup_method,)
             if action == "disconnect" and len(rest) <= 1:
                 method = rest[0] if rest else "battery"
                 line.disconnect(method)

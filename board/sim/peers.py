@@ -486,6 +486,7 @@ class VirtualCentralOffice:
         self.ring_timeout_s = ring_timeout_s
         self.state = LineState.IDLE
         self.reverse_on_answer = False
+        self.hangup_method = "battery"   # how this exchange signals a far-end hang-up (the country's way)
         self.digits = ""
         self._out = _Stream()
         self._plan: deque[tuple[str, int, object]] = deque()    # (kind, ms, argument)

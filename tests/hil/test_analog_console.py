@@ -110,6 +110,22 @@ def test_fxo_call_with_etsi_caller_id_and_disconnects(dut: object, board: Board)
         time.sleep(1.5)  # longer than the flash window: the phone's hang-up is taken as one
 
 
+def test_fxo_call_in_the_architectures_console_form(dut: object, board: Board) -> None:
+    """``sim line N ring CALLERID`` and ``sim line N hangup`` as docs/architecture.md's contract writes them
+    (US: Bell 202 caller ID after the first ring; the exchange hangs up by removing battery)."""
+    ready(dut, board)
+    command(dut, 'sim line 4 ring "Bob" <5550100>', r"line 4: ringing with caller ID 5550100")
+    poll(dut, "core show channels", r"FXO/4-\d+\s+s@from-pstn", timeout=12)
+    command(dut, "core show channel FXO/4", r"Caller ID: 5550100\s+Caller ID Name: Bob")
+    poll(dut, "sim phone 1 status", r'caller id: 5550100 "Bob" \(bell202\)', timeout=12)
+    command(dut, "sim phone 1 offhook", r"phone 1: off hook")
+    poll(dut, "sim line 4 status", r"line 4: connected", timeout=3)
+    time.sleep(1.0)
+    command(dut, "sim line 4 hangup", r"line 4: disconnect \(battery\)")
+    poll(dut, "core show channels", r"\b0 active channels", timeout=3)
+    command(dut, "sim phone 1 onhook", r"phone 1: on hook")
+
+
 def test_message_waiting_from_the_console(dut: object, board: Board) -> None:
     ready(dut, board)
     command(dut, "ports mwi 2 on 3", r"FXS port 2: message waiting on \(3\)")
