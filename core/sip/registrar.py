@@ -629,11 +629,21 @@ _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
+_last_date: tuple[int, str] = (-1, "")
+
+
 def http_date(wallclock: float) -> str:
-    """RFC 3261 §20.17 ``SIP-date`` (RFC 1123): ``Sun, 06 Nov 1994 08:49:37 GMT``, whatever the locale."""
-    t = time.gmtime(wallclock)
-    return (f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon - 1]} {t.tm_year:04d} "
+    """RFC 3261 §20.17 ``SIP-date`` (RFC 1123): ``Sun, 06 Nov 1994 08:49:37 GMT``, whatever the locale
+    (formatted once per second: a busy registrar answers many REGISTERs in the same second)."""
+    global _last_date
+    second = int(wallclock // 1)
+    if _last_date[0] == second:
+        return _last_date[1]
+    t = time.gmtime(second)
+    text = (f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon - 1]} {t.tm_year:04d} "
             f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT")
+    _last_date = (second, text)
+    return text
 
 
 def _check_order(binding: Binding, call_id: str, cseq: int) -> None:
