@@ -28,7 +28,8 @@ WriteFunction = Callable[["EvalContext", str, "str | None", "str | None"], bool]
 """``(ctx, function name, args, value) -> success``."""
 
 BUILTIN_MODULES = ("strings", "lists", "logic", "arithmetic", "sprintf", "clock", "callerid", "channel", "cdr",
-                   "db", "variables", "timeout", "encoding", "uri", "hashes", "checks", "groups")
+                   "db", "variables", "timeout", "encoding", "uri", "hashes", "checks", "groups",
+                   "textops")
 
 
 @dataclass(frozen=True, slots=True)
