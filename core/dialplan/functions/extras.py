@@ -39,6 +39,7 @@ class ChannelExtras:
     ani2: int = 0
     presentation: int | None = None
     max_forwards: int = 20  # main/max_forwards.c DEFAULT_MAX_FORWARDS
+    exception: tuple[str, str, str, int] | None = None  # raise_exception: reason, context, exten, priority
 
 
 _extras: WeakKeyDictionary[Channel, ChannelExtras] = WeakKeyDictionary()
