@@ -9,7 +9,7 @@ DOCUMENTATION = 3).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
 from core.dialplan.args import scan_int_value
@@ -40,6 +40,7 @@ class ChannelExtras:
     presentation: int | None = None
     max_forwards: int = 20  # main/max_forwards.c DEFAULT_MAX_FORWARDS
     exception: tuple[str, str, str, int] | None = None  # raise_exception: reason, context, exten, priority
+    parties: Any = None  # CONNECTEDLINE/REDIRECTING state (core.dialplan.functions.parties.PartyState)
 
 
 _extras: WeakKeyDictionary[Channel, ChannelExtras] = WeakKeyDictionary()
