@@ -29,7 +29,8 @@ WriteFunction = Callable[["EvalContext", str, "str | None", "str | None"], bool]
 
 BUILTIN_MODULES = ("strings", "lists", "logic", "arithmetic", "sprintf", "clock", "callerid", "channel", "cdr",
                    "db", "variables", "timeout", "encoding", "uri", "hashes", "checks", "groups",
-                   "textops", "stackinfo", "parties", "jsondecode")
+                   "textops", "stackinfo", "parties", "jsondecode",
+                   "pbxinfo")
 
 
 @dataclass(frozen=True, slots=True)
