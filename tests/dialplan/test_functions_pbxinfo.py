@@ -23,6 +23,7 @@ exten => 100,1,Wait(0.05)
  same => n,Set(ALL=${CHANNELS()})
  same => n,Set(MINE=${CHANNELS(^phone/1001-)})
  same => n,Set(NONE=[${CHANNELS(^SIP/)}])
+ same => n,Set(POSIX=${CHANNELS(^phone/[[:digit:]]{4}-0+2$)})
  same => n,Set(BAD=[${CHANNELS(a(b)}])
  same => n,Set(EXISTS=${CHANNEL_EXISTS(${CHANNEL})}${CHANNEL_EXISTS(${TOLOWER(${CHANNEL})})})
  same => n,Set(BYUID=${CHANNEL_EXISTS(${UNIQUEID})})
@@ -35,6 +36,7 @@ exten => 100,1,Wait(0.05)
     assert channel.variables["ALL"].split(" ") == [other.name, channel.name]
     assert channel.variables["MINE"] == channel.name
     assert channel.variables["NONE"] == "[]"
+    assert channel.variables["POSIX"] == channel.name  # a POSIX ERE, case-insensitive
     assert channel.variables["BAD"] == "[]"
     assert channel.variables["EXISTS"] == "11"
     assert channel.variables["BYUID"] == "1"

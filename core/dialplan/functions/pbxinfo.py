@@ -29,6 +29,7 @@ from core.causes import HangupCause
 from core.dialplan.args import split_args
 from core.dialplan.functions import reader, writer
 from core.dialplan.functions.extras import extras
+from core.dialplan.functions.strings import posix_ere_to_python
 
 if TYPE_CHECKING:
     from core.channel import Channel
@@ -76,8 +77,8 @@ def channels_read(ctx: EvalContext, cmd: str, data: str | None) -> str | None:
     pattern: re.Pattern[str] | None = None
     if data:
         try:
-            pattern = re.compile(data, re.IGNORECASE)
-        except re.error as exc:
+            pattern = re.compile(posix_ere_to_python(data), re.IGNORECASE | re.DOTALL)
+        except (ValueError, re.error) as exc:
             log.warning("Error compiling regular expression for %s(%s): %s", cmd, data, exc)
             return None
     return " ".join(channel.name for channel in live_channels(ctx)
