@@ -94,6 +94,8 @@ exten => 100,1,Set(BEFORE=[${HANGUPCAUSE_KEYS()}])
  same => n,Set(AST=${HANGUPCAUSE(${KEYS},ast)})
  same => n,Set(TECH=[${HANGUPCAUSE(${KEYS},tech)}])
  same => n,Set(BAD=[${HANGUPCAUSE(${KEYS},AST)}][${HANGUPCAUSE(${KEYS})}][${HANGUPCAUSE(Phone/x,ast)}])
+ same => n,HangupCauseClear()
+ same => n,Set(CLEARED=[${HANGUPCAUSE_KEYS()}][${HANGUPCAUSE(${KEYS},ast)}])
  same => n,Hangup()
 """)
     system.phones.behaviours["bob"] = Behaviour(action=action, cause=HangupCause.CALL_REJECTED)
@@ -106,6 +108,7 @@ exten => 100,1,Set(BEFORE=[${HANGUPCAUSE_KEYS()}])
     # Test phones carry no technology cause code; SIP legs carry "SIP <status> <reason>".
     assert channel.variables["TECH"] == "[]"
     assert channel.variables["BAD"] == "[][][]"
+    assert channel.variables["CLEARED"] == "[][]"
 
 
 def test_hangupcause_tech_is_the_sip_cause() -> None:
