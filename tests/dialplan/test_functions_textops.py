@@ -42,6 +42,8 @@ def ctx() -> SimpleEvalContext:
     pytest.param("${SQL_UNESC(O''Brien''s)}", "O'Brien's", id="sql-unesc"),
     pytest.param("${SQL_UNESC(${SQL_ESC(it's '' x)})}", "it's '' x", id="sql-round-trip"),
     pytest.param("${SQL_ESC(a,b)}", "a,b", id="sql-esc-commas-are-data"),
+    # func_odbc.c's example: baz='${SQL_ESC(${SQL_ESC_BACKSLASHES(${ARG1})})}'
+    pytest.param("${SQL_ESC(${SQL_ESC_BACKSLASHES(${SLASHED})})}", "it''s a\\\\b", id="sql-esc-backslashes"),
     pytest.param("${AES_ENCRYPT(1234567890123456,hello)}", "77zyX9jQgwOf4fhw/CUKfA==", id="aes-one-block"),
     pytest.param("${AES_ENCRYPT(abcdefghijklmnop,The quick brown fox jumps)}",
                  "uqfITz6vHvTDaxRSlZ7BSy98G9VOGeCnYL8uKVjpjkQ=", id="aes-two-blocks"),
@@ -59,6 +61,7 @@ def ctx() -> SimpleEvalContext:
 def test_textops(ctx: SimpleEvalContext, text: str, expected: str) -> None:
     ctx.channel.variables["TAB"] = "\t"
     ctx.channel.variables["CTRL"] = "\x01"
+    ctx.channel.variables["SLASHED"] = "it's a\\b"
     assert substitute(text, ctx) == expected
 
 

@@ -1,12 +1,12 @@
-"""TRIM/LTRIM/RTRIM (``funcs/func_strings.c``), SQL_ESC/SQL_UNESC (``funcs/func_odbc.c``) and
+"""TRIM/LTRIM/RTRIM (``funcs/func_strings.c``), SQL_ESC/SQL_ESC_BACKSLASHES/SQL_UNESC (``funcs/func_odbc.c``) and
 AES_ENCRYPT/AES_DECRYPT (``funcs/func_aes.c``).
 
 - TRIM strips with ``ast_strip`` (``include/asterisk/strings.h``: ``ast_skip_blanks`` +
   ``ast_trim_blanks``, which treat every byte below 33 as blank); LTRIM and RTRIM use C ``isspace``
   (space, ``\\t\\n\\v\\f\\r``).  An empty argument fails (-1: nothing substituted); an argument of blanks
   only gives an empty string.
-- SQL_ESC doubles every ``'`` of its argument (``acf_escape``); SQL_UNESC folds each ``''`` back to one
-  ``'``.  Neither fails: an empty argument gives an empty string.
+- SQL_ESC doubles every ``'`` of its argument (``acf_escape``), SQL_ESC_BACKSLASHES every backslash;
+  SQL_UNESC folds each ``''`` back to one ``'``.  Neither fails: an empty argument gives an empty string.
 - AES_ENCRYPT(key,string) / AES_DECRYPT(key,string): AES-128 in ECB mode (``ast_aes_encrypt`` block by
   block), the key exactly 16 characters, the plaintext zero-padded to a whole block, the ciphertext in
   base64 (``ast_base64encode``) and read back with the lenient ``ast_base64decode``; the decrypted text is
@@ -66,6 +66,12 @@ def rtrim_read(ctx: EvalContext, cmd: str, data: str | None) -> str | None:
 def sql_esc_read(ctx: EvalContext, cmd: str, data: str | None) -> str | None:
     """``SQL_ESC(string)``: every ``'`` doubled (``SELECT foo FROM bar WHERE baz='${SQL_ESC(${ARG1})}'``)."""
     return (data or "").replace("'", "''")
+
+
+@reader("SQL_ESC_BACKSLASHES", "Escapes backslashes for use in SQL statements.")
+def sql_esc_backslashes_read(ctx: EvalContext, cmd: str, data: str | None) -> str | None:
+    """``SQL_ESC_BACKSLASHES(string)`` (16.26, 18.12, 19.4+): every backslash doubled."""
+    return (data or "").replace("\\", "\\\\")
 
 
 @reader("SQL_UNESC", "Reverses the usages of the SQL_ESC() function.")
