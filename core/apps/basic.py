@@ -285,6 +285,14 @@ async def exec_if(ctx: CallContext, data: str) -> AppResult:
     return await ctx.run_application(name, args)
 
 
+async def hangup_cause_clear(ctx: CallContext, data: str) -> AppResult:
+    """``HangupCauseClear()`` (funcs/func_hangupcause.c): forget the dialled legs' causes ``HANGUPCAUSE`` reads."""
+    from core.dialplan.functions.extras import extras  # noqa: PLC0415 - only dialplans that use it load it
+
+    extras(ctx.channel).dialed_causes.clear()
+    return CONTINUE
+
+
 def register(registry: ApplicationRegistry) -> None:
     """Add this module's applications."""
     for name, handler, synopsis in (
@@ -306,5 +314,7 @@ def register(registry: ApplicationRegistry) -> None:
         ("System", system, "Execute a system command"),
         ("TrySystem", try_system, "Try executing a system command"),
         ("ExecIf", exec_if, "Executes dialplan application, conditionally"),
+        ("HangupCauseClear", hangup_cause_clear, "Clears hangup cause information from the channel that is available "
+         "through HANGUPCAUSE."),
     ):
         registry.register(name, handler, synopsis)

@@ -28,6 +28,7 @@ from core.channel import (
 )
 from core.dialplan.args import OptionError, parse_options, separate_args
 from core.dialplan.executor import CONTINUE, HANGUP, ApplicationRegistry, AppResult, CallContext
+from core.dialplan.functions.extras import record_dialed_cause
 from core.dialplan.substitute import inherit_variables
 from core.events import DialBegin, DialEnd
 from core.media import MediaUnavailable
@@ -239,6 +240,7 @@ async def _wait_for_answer(ctx: CallContext, state: _DialState, timeout: float |
             if isinstance(event, HungUp):
                 state.counts.handle(event.cause)
                 state.last_cause = event.cause
+                record_dialed_cause(channel, attempt.leg, event.cause)
                 _publish_end(ctx, attempt, _leg_status(event.cause))
             elif isinstance(event, IndicationReceived):
                 await _on_progress(ctx, state, attempt, event.indication)
@@ -259,6 +261,7 @@ async def _on_progress(ctx: CallContext, state: _DialState, attempt: _Attempt, i
         cause = HangupCause.USER_BUSY if busy else HangupCause.NORMAL_CIRCUIT_CONGESTION
         state.counts.handle(cause)
         state.last_cause = cause
+        record_dialed_cause(channel, attempt.leg, cause)
         await attempt.leg.hangup(cause)
         _publish_end(ctx, attempt, "BUSY" if busy else "CONGESTION")
 

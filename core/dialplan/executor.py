@@ -490,6 +490,9 @@ class DialplanExecutor:
         channel = ctx.channel
         ctx.exception = reason
         channel.variables["EXCEPTION_REASON"] = reason
+        from core.dialplan.functions.extras import extras  # noqa: PLC0415 - rare path
+
+        extras(channel).exception = (reason, channel.context, channel.exten, channel.priority)
         channel.exten, channel.priority = "e", 1
 
     def _take_async_goto(self, ctx: CallContext) -> None:

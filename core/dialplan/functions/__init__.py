@@ -28,7 +28,9 @@ WriteFunction = Callable[["EvalContext", str, "str | None", "str | None"], bool]
 """``(ctx, function name, args, value) -> success``."""
 
 BUILTIN_MODULES = ("strings", "lists", "logic", "arithmetic", "sprintf", "clock", "callerid", "channel", "cdr",
-                   "db", "variables", "timeout", "encoding", "uri", "hashes", "checks", "groups")
+                   "db", "variables", "timeout", "encoding", "uri", "hashes", "checks", "groups",
+                   "textops", "stackinfo", "parties", "jsondecode",
+                   "pbxinfo")
 
 
 @dataclass(frozen=True, slots=True)

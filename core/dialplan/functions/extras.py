@@ -8,8 +8,8 @@ DOCUMENTATION = 3).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
 from core.dialplan.args import scan_int_value
@@ -39,6 +39,10 @@ class ChannelExtras:
     ani2: int = 0
     presentation: int | None = None
     max_forwards: int = 20  # main/max_forwards.c DEFAULT_MAX_FORWARDS
+    exception: tuple[str, str, str, int] | None = None  # raise_exception: reason, context, exten, priority
+    parties: Any = None  # CONNECTEDLINE/REDIRECTING state (core.dialplan.functions.parties.PartyState)
+    shared: dict[str, str] | None = None  # SHARED(): None until the first write (no datastore yet)
+    dialed_causes: dict[str, tuple[int, str]] = field(default_factory=dict)  # HANGUPCAUSE: name -> (cause, tech)
 
 
 _extras: WeakKeyDictionary[Channel, ChannelExtras] = WeakKeyDictionary()
@@ -58,3 +62,14 @@ def amaflag_from_string(value: str) -> int:
     if "0" <= value[:1] <= "9":
         return scan_int_value(value) or 0
     return AMA_FLAGS.get(value.upper(), 0)
+
+
+def record_dialed_cause(caller: Channel, dialed: Channel, cause: int) -> None:
+    """Remember on ``caller`` how ``dialed`` ended (``ast_channel_dialed_causes_add``, for ``HANGUPCAUSE``).
+
+    The technology's own code is SIP's ``SIP <status> <reason>`` (the ``SIP_CAUSE`` variable the SIP
+    driver sets on a failed leg), or empty.
+    """
+    causes = extras(caller).dialed_causes
+    causes.pop(dialed.name, None)
+    causes[dialed.name] = (int(cause), dialed.variables.get("SIP_CAUSE", ""))
