@@ -26,6 +26,7 @@ from core.channel import Channel, DigitReceived, HungUp
 from core.media import MediaUnavailable, PlaybackResult, RecordResult
 from core.mediaengine.port import FRAME_BYTES, FRAME_SAMPLES, RtpPort
 from core.rtp.ports import PortAllocationError, RtpPortAllocator
+from core.rtp.session import RelayedStretch
 from core.tones import ToneError, ToneGenerator, tone_plan
 from cython_media import g711
 
@@ -302,6 +303,7 @@ class MediaEngineImpl:
         return native.Leg(sockets[0], ssrc=session.sender.ssrc, remote=session.remote_address, latch=True,
                           rtcp_sock=sockets[1], rtcp_remote=session.remote_rtcp_address, next_seq=sequence,
                           next_timestamp=timestamp, rtp_timeout=timeout,
+                          event_payload_type=negotiated.dtmf_payload_type,
                           payload_types={other_negotiated.payload_type: negotiated.payload_type,
                                          other_negotiated.dtmf_payload_type: negotiated.dtmf_payload_type})
 
@@ -355,8 +357,10 @@ class MediaEngineImpl:
             if stats is None:
                 relayed.relay_ended(None, None, None, 0, 0)
             else:
+                assert final is not None
                 relayed.relay_ended(stats.next_seq, stats.next_timestamp, stats.last_seen,
-                                    stats.packets_in - stats.rtcp_in, stats.packets_out - stats.rtcp_out)
+                                    stats.packets_in - stats.rtcp_in, stats.packets_out - stats.rtcp_out,
+                                    stretch=relayed_stretch(stats.inbound, final[1 - index].inbound))
         if not self.relays and relay is not None:
             relay.stop()  # no thread while nothing is relayed
 
@@ -605,6 +609,17 @@ class MediaEngineImpl:
             await self._until(channel, done, "")
             if channel.is_hungup:
                 return
+
+
+def relayed_stretch(inbound: native.FlowStats | None, outbound: native.FlowStats | None) -> RelayedStretch:
+    """A leg's share of a natively relayed stretch for its RTP session's statistics: what its phone sent
+    (``inbound``: received, lost, jitter) and what the relay sent it in its stream (``outbound``, the other
+    leg's inbound: packets, payload octets taken as the datagrams less the 12-byte RTP header)."""
+    sent = outbound.forwarded if outbound is not None else 0
+    octets = max(0, outbound.forwarded_bytes - 12 * sent) if outbound is not None else 0
+    if inbound is None:
+        return RelayedStretch(0, 0, 0.0, 0.0, sent, octets)
+    return RelayedStretch(inbound.received, inbound.lost, inbound.mean_jitter, inbound.max_jitter, sent, octets)
 
 
 def _reader_source(reader: SoundReader) -> Source:
