@@ -383,6 +383,21 @@ class MediaEngineImpl:
                 log.debug("port %d latched %s to %s:%d", port.local_port, "RTCP" if event.rtcp else "RTP",
                           event.address[0], event.address[1])
 
+    def relay_stretch(self, port: RtpPort) -> RelayedStretch | None:
+        """The quality counters of ``port``'s stretch on the native relay so far (None when not relayed)."""
+        from cython_media import relay as native  # loaded with the first relayed bridge
+
+        pair_id, relay = port.relay_pair, self._relay
+        ports = self.relays.get(pair_id) if pair_id is not None else None
+        if relay is None or ports is None or pair_id is None:
+            return None
+        try:
+            stats = relay.stats(pair_id)
+        except native.RelayError:
+            return None
+        side = 0 if ports[0] is port else 1
+        return relayed_stretch(stats[side].inbound, stats[1 - side].inbound)
+
     def relay_stats(self) -> list[tuple[int, RtpPort, RtpPort, native.LegStats, native.LegStats]]:
         """The natively relayed pairs with their counters (``media show relays``)."""
         from cython_media import relay as native  # loaded with the first relayed bridge

@@ -594,12 +594,15 @@ class RtpSession:
         self.sender.packet_count += stretch.sent
         self.sender.octet_count += stretch.sent_octets
 
-    def quality(self, *, plc: bool = True, extra_delay_ms: float = 0.0) -> CallQuality:
+    def quality(self, *, plc: bool = True, extra_delay_ms: float = 0.0,
+                relaying: RelayedStretch | None = None) -> CallQuality:
         """Quality of both directions for the CDR/console: inbound from what we received (all sources of
-        the call), outbound from the remote's latest report about our stream."""
+        the call, and the stretches a relay forwarded), outbound from the remote's latest report about our
+        stream.  ``relaying`` is a stretch a relay is forwarding now (counted here, not kept)."""
         receiver = self.receiver
         sources = receiver.retired_sources() + ([receiver.source] if receiver.source is not None else [])
-        inbound = _inbound_quality(sources, self.relayed, self.sender.clock_rate, self.rtt, plc=plc,
+        relayed = self.relayed + ([relaying] if relaying is not None else [])
+        inbound = _inbound_quality(sources, relayed, self.sender.clock_rate, self.rtt, plc=plc,
                                    extra_delay_ms=extra_delay_ms)
         outbound: StreamQuality | None = None
         block = self.outbound_report
@@ -610,7 +613,8 @@ class RtpSession:
             outbound = stream_quality(packets=max(0, expected - lost), lost=lost, mean_jitter_ms=jitter_ms,
                                       max_jitter_ms=jitter_ms, rtt_ms=None if self.rtt is None else self.rtt * 1000.0,
                                       plc=plc, extra_delay_ms=extra_delay_ms)
-        return CallQuality(inbound, outbound, self.sender.packet_count)
+        sent = self.sender.packet_count + (relaying.sent if relaying is not None else 0)
+        return CallQuality(inbound, outbound, sent)
 
 
 def _reporter(packet: RtcpPacket) -> int | None:

@@ -85,6 +85,8 @@ async def test_relayed_call_reports_its_packets_and_loss(engine: MediaEngineImpl
     [(_, _, _, stats_a, stats_b)] = engine.relay_stats()
     assert stats_a.inbound is not None and (stats_a.inbound.received, stats_a.inbound.lost) == (47, 3)
     assert stats_b.inbound is not None and stats_b.inbound.forwarded == 20
+    live = port_a.quality()  # while relayed (``rtp show stats``, a hang-up before the bridge ends)
+    assert summary(live)["rx"] == (47, 3, 6.0) and live.endswith("; tx packets 20"), live
     engine.disconnect(port_a, port_b)  # the bridge ends: the legs come back with the relay's counters
     assert port_a.relay_pair is None
     quality_a, quality_b = port_a.quality(), port_b.quality()
