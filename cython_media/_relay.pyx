@@ -38,6 +38,7 @@ from cython_media._relay_py import (
     ROUNDS_PER_EVENT,
     FlowStats,
     Leg,
+    PhoneReport,
     LegStats,
     RelayError,
     RemoteLatched,
@@ -207,6 +208,11 @@ cdef struct Tx:
     int64_t last_out_ns
     uint32_t step
     uint64_t source_changes
+    int have_report
+    uint8_t report_fraction
+    int32_t report_lost
+    uint32_t report_highest
+    uint32_t report_jitter
 
 cdef struct FlowC:
     # Reception statistics of the RTP a leg's phone sends; see _relay_py._Flow.
@@ -538,10 +544,17 @@ cdef void translate_one(uint8_t *p, int length, int pt, int count, Tx *out, Tx *
         for i in range(count):
             if block + 24 > length:
                 break
-            if back.have_src and rd32(p + block) == back.ssrc:
+            if rd32(p + block) == back.ssrc:
+                # The phone's report about the stream it gets from us: kept for the call's quality (tx).
                 ext = rd32(p + block + 8)
-                wr32(p + block, back.src_ssrc)
-                wr32(p + block + 8, <uint32_t>(ext - back.seq_delta))
+                back.have_report = 1
+                back.report_fraction = p[block + 4]
+                back.report_lost = <int32_t>((rd32(p + block + 4) & 0xFFFFFF) ^ 0x800000) - 0x800000
+                back.report_highest = ext
+                back.report_jitter = rd32(p + block + 12)
+                if back.have_src:
+                    wr32(p + block, back.src_ssrc)
+                    wr32(p + block + 8, <uint32_t>(ext - back.seq_delta))
             block += 24
     if (pt == RTCP_RTPFB or pt == RTCP_PSFB) and length >= 12 and back.have_src:
         if rd32(p + 8) == back.ssrc:
@@ -1287,4 +1300,6 @@ cdef object leg_stats(LegC *leg, uint32_t clock_rate):
         <uint16_t>(leg.tx.max_seq + 1) if leg.tx.have_src else None,
         <uint32_t>(leg.tx.max_ts + leg.tx.step) if leg.tx.have_src else None,
         flow_object(&leg.flow, clock_rate),
+        PhoneReport(leg.tx.report_fraction, leg.tx.report_lost, leg.tx.report_highest, leg.tx.report_jitter)
+        if leg.tx.have_report else None,
     )

@@ -46,6 +46,7 @@ from typing import Protocol, Union
 
 __all__ = [
     "FlowStats",
+    "PhoneReport",
     "Leg",
     "LegStats",
     "RelayEngine",
@@ -187,6 +188,19 @@ class FlowStats:
 
 
 @dataclass(frozen=True, slots=True)
+class PhoneReport:
+    """The latest RTCP reception report (RFC 3550 §6.4.1) a leg's phone sent about the stream the relay
+    sends it (the block naming the leg's SSRC), read before it is translated and forwarded: ``fraction_lost``
+    (8-bit fixed point, since its previous report), ``cumulative_lost`` (signed 24 bits),
+    ``highest_sequence`` (extended, in the leg's numbering) and ``jitter`` (timestamp units)."""
+
+    fraction_lost: int
+    cumulative_lost: int
+    highest_sequence: int
+    jitter: int
+
+
+@dataclass(frozen=True, slots=True)
 class LegStats:
     """Counters of one leg: ``*_in`` received from its phone, ``*_out`` sent to it.
 
@@ -198,7 +212,8 @@ class LegStats:
     the stream sent on this leg continues (the highest sequence number sent + 1, its timestamp + the
     packetisation step last seen; RFC 3550 §5.1), ``None`` before the first relayed packet: whoever sends
     on the leg after the relay (the media engine taking it back) keeps the far end's stream continuous.
-    ``inbound`` is the quality of the RTP received from this leg's phone and relayed to the other leg.
+    ``inbound`` is the quality of the RTP received from this leg's phone and relayed to the other leg;
+    ``report`` what the phone last reported over RTCP about the stream sent to it (``None``: no report).
     """
 
     packets_in: int
@@ -216,6 +231,7 @@ class LegStats:
     next_seq: int | None = None
     next_timestamp: int | None = None
     inbound: FlowStats | None = None
+    report: PhoneReport | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -455,7 +471,7 @@ class _Direction:
     __slots__ = (
         "ssrc", "pt_map", "next_seq", "next_ts", "have_src", "src_ssrc", "seq_delta", "ts_delta",
         "have_prev", "prev_ssrc", "prev_seq_delta", "prev_ts_delta", "prev_max_seq", "max_seq", "max_ts",
-        "last_out_ns", "step", "source_changes",
+        "last_out_ns", "step", "source_changes", "report",
     )
 
     def __init__(self, leg: Leg) -> None:
@@ -469,6 +485,7 @@ class _Direction:
         self.prev_ssrc = self.prev_seq_delta = self.prev_ts_delta = self.prev_max_seq = 0
         self.max_seq = self.max_ts = self.last_out_ns = self.step = 0
         self.source_changes = 0
+        self.report: PhoneReport | None = None
 
     def rewrite(self, buf: bytearray, now: int, clock_rate: int) -> None:
         """Rewrite the RTP header of ``buf`` (at least 12 bytes) in place; see the module docstring."""
@@ -580,10 +597,15 @@ def _translate_one(buf: bytearray, p: int, length: int, pt: int, count: int, out
         for _ in range(count):
             if block + 24 > p + length:
                 break
-            if back.have_src and struct.unpack_from("!I", buf, block)[0] == back.ssrc:
-                ext = struct.unpack_from("!I", buf, block + 8)[0]
-                struct.pack_into("!I", buf, block, back.src_ssrc)
-                struct.pack_into("!I", buf, block + 8, (ext - back.seq_delta) & 0xFFFFFFFF)
+            if struct.unpack_from("!I", buf, block)[0] == back.ssrc:
+                # The phone's report about the stream it gets from us: kept for the call's quality (tx).
+                fraction = buf[block + 4]
+                lost = int.from_bytes(buf[block + 5:block + 8], "big", signed=True)
+                ext, jitter = struct.unpack_from("!II", buf, block + 8)
+                back.report = PhoneReport(fraction, lost, ext, jitter)
+                if back.have_src:
+                    struct.pack_into("!I", buf, block, back.src_ssrc)
+                    struct.pack_into("!I", buf, block + 8, (ext - back.seq_delta) & 0xFFFFFFFF)
             block += 24
     if pt in (RTCP_RTPFB, RTCP_PSFB) and length >= 12 and back.have_src:
         if struct.unpack_from("!I", buf, p + 8)[0] == back.ssrc:
@@ -638,7 +660,7 @@ class _LegState:
             self.last_seen_ns / 1e9 if self.last_seen_ns else None, self.remote, self.latched,
             (self.tx.max_seq + 1) & 0xFFFF if self.tx.have_src else None,
             (self.tx.max_ts + self.tx.step) & 0xFFFFFFFF if self.tx.have_src else None,
-            self.flow.stats(clock_rate),
+            self.flow.stats(clock_rate), self.tx.report,
         )
 
     def close(self) -> None:

@@ -360,7 +360,7 @@ class MediaEngineImpl:
                 assert final is not None
                 relayed.relay_ended(stats.next_seq, stats.next_timestamp, stats.last_seen,
                                     stats.packets_in - stats.rtcp_in, stats.packets_out - stats.rtcp_out,
-                                    stretch=relayed_stretch(stats.inbound, final[1 - index].inbound))
+                                    stretch=relayed_stretch(relayed, stats, final[1 - index]))
         if not self.relays and relay is not None:
             relay.stop()  # no thread while nothing is relayed
 
@@ -396,7 +396,7 @@ class MediaEngineImpl:
         except native.RelayError:
             return None
         side = 0 if ports[0] is port else 1
-        return relayed_stretch(stats[side].inbound, stats[1 - side].inbound)
+        return relayed_stretch(port, stats[side], stats[1 - side])
 
     def relay_stats(self) -> list[tuple[int, RtpPort, RtpPort, native.LegStats, native.LegStats]]:
         """The natively relayed pairs with their counters (``media show relays``)."""
@@ -626,15 +626,25 @@ class MediaEngineImpl:
                 return
 
 
-def relayed_stretch(inbound: native.FlowStats | None, outbound: native.FlowStats | None) -> RelayedStretch:
-    """A leg's share of a natively relayed stretch for its RTP session's statistics: what its phone sent
-    (``inbound``: received, lost, jitter) and what the relay sent it in its stream (``outbound``, the other
-    leg's inbound: packets, payload octets taken as the datagrams less the 12-byte RTP header)."""
+def relayed_stretch(port: RtpPort, stats: native.LegStats, other: native.LegStats) -> RelayedStretch:
+    """``port``'s share of a natively relayed stretch for its RTP session's statistics, from its leg's
+    counters (``stats``) and the other leg's (``other``): what its phone sent (received, lost, jitter), what
+    the relay sent it in its stream (the other leg's forwarded packets; payload octets taken as the datagrams
+    less the 12-byte RTP header) and the phone's last RTCP report about that stream (RFC 3550 §6.4.1)."""
+    from core.rtp.rtcp import ReportBlock
+
+    inbound, outbound, report = stats.inbound, other.inbound, stats.report
     sent = outbound.forwarded if outbound is not None else 0
     octets = max(0, outbound.forwarded_bytes - 12 * sent) if outbound is not None else 0
+    block = None
+    if report is not None and port.session is not None:
+        # No LSR/DLSR: they refer to the other phone's sender reports, not ours (no round-trip time here).
+        block = ReportBlock(port.session.sender.ssrc, report.fraction_lost, report.cumulative_lost,
+                            report.highest_sequence, report.jitter)
     if inbound is None:
-        return RelayedStretch(0, 0, 0.0, 0.0, sent, octets)
-    return RelayedStretch(inbound.received, inbound.lost, inbound.mean_jitter, inbound.max_jitter, sent, octets)
+        return RelayedStretch(0, 0, 0.0, 0.0, sent, octets, block)
+    return RelayedStretch(inbound.received, inbound.lost, inbound.mean_jitter, inbound.max_jitter, sent, octets,
+                          block)
 
 
 def _reader_source(reader: SoundReader) -> Source:

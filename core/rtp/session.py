@@ -119,7 +119,8 @@ class RelayedStretch:
     relay of a same-codec bridge), with the figures the relay kept (RFC 3550 A.1/A.3/A.8): ``received``
     distinct packets from the remote, ``lost`` of them, the interarrival jitter's mean and maximum in
     timestamp units; ``sent`` packets and ``sent_octets`` payload octets the relay sent to the remote in our
-    stream (our SSRC and numbering)."""
+    stream (our SSRC and numbering); ``report`` the latest RTCP report block the remote sent about our stream
+    meanwhile (the relay forwards RTCP end to end and keeps a copy)."""
 
     received: int
     lost: int
@@ -127,6 +128,7 @@ class RelayedStretch:
     max_jitter: float
     sent: int = 0
     sent_octets: int = 0
+    report: ReportBlock | None = None
 
 
 # -- sending -----------------------------------------------------------------------------------------------
@@ -593,6 +595,8 @@ class RtpSession:
         self.relayed.append(stretch)
         self.sender.packet_count += stretch.sent
         self.sender.octet_count += stretch.sent_octets
+        if stretch.report is not None:
+            self.outbound_report = stretch.report
 
     def quality(self, *, plc: bool = True, extra_delay_ms: float = 0.0,
                 relaying: RelayedStretch | None = None) -> CallQuality:
@@ -605,7 +609,7 @@ class RtpSession:
         inbound = _inbound_quality(sources, relayed, self.sender.clock_rate, self.rtt, plc=plc,
                                    extra_delay_ms=extra_delay_ms)
         outbound: StreamQuality | None = None
-        block = self.outbound_report
+        block = relaying.report if relaying is not None and relaying.report is not None else self.outbound_report
         if block is not None:
             expected = (block.highest_sequence - self.sender.first_sequence) % (1 << 32) + 1
             lost = max(0, block.cumulative_lost)

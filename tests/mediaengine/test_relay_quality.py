@@ -127,3 +127,34 @@ async def test_quality_covers_relayed_and_event_loop_stretches(engine: MediaEngi
     port_a.close()  # the call ends while relayed
     quality = summary(port_a.quality())
     assert quality["rx"][:2] == (27, 3), port_a.quality()
+
+
+async def test_phones_rtcp_report_gives_the_transmit_quality(engine: MediaEngineImpl, phones: list[Phone]) -> None:
+    import struct
+
+    a, b = Phone(), Phone()
+    phones += [a, b]
+    port_a, port_b = await engine.open_rtp(), await engine.open_rtp()
+    port_a.configure(negotiated(a))
+    port_b.configure(negotiated(b))
+    engine.connect(port_a, port_b)
+    session_a = port_a.session
+    assert port_a.relay_pair is not None and session_a is not None
+    from_b = send_with_gaps(b, port_b, 20, set())
+    assert len(await a.receive(from_b)) == from_b
+    # Phone A's receiver report (RFC 3550 §6.4.2) about the stream it gets in our SSRC: 2 of 20 lost,
+    # jitter 16 timestamp units (2 ms).  The relay forwards it to phone B and keeps a copy.
+    first = session_a.sender.first_sequence
+    block = struct.pack("!IIIIII", session_a.sender.ssrc, (26 << 24) | 2, first + 19, 16, 0, 0)
+    a.sock.sendto(struct.pack("!BBHI", 0x81, 201, 7, a.ssrc) + block, ("127.0.0.1", port_a.local_port + 1))
+    for _ in range(200):
+        rows = engine.relay_stats()
+        if rows and (rows[0][3] if rows[0][1] is port_a else rows[0][4]).report is not None:
+            break
+        await asyncio.sleep(0.01)
+    # G.107 with G.711 PLC at 10 % loss: R = 93.2 - 95 x 10 / (10 + 25.1) = 66.1, MOS 3.4.
+    expected = "tx loss 10.0% jitter 2.0 ms rtt n/a MOS 3.4 packets 18 lost 2"
+    assert port_a.quality().endswith(expected), port_a.quality()  # live
+    engine.disconnect(port_a, port_b)
+    assert port_a.quality().endswith(expected), port_a.quality()  # folded into the session
+    assert session_a.outbound_report is not None and session_a.outbound_report.cumulative_lost == 2

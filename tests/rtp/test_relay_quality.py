@@ -214,3 +214,33 @@ def test_relay_counts_before_a_remote_is_known(engine: Any) -> None:
         assert (inbound.received, inbound.lost, inbound.forwarded) == (5, 0, 0)
     finally:
         call.close()
+
+
+def test_phones_rtcp_report_about_our_stream_is_kept(engine: Any) -> None:
+    import struct
+
+    from tests.rtp.test_relay import SSRC_A
+
+    call = Call(engine)
+    try:
+        for seq in range(3):
+            call.b_sends(rtp_packet(seq, 160 * seq, 0xB2))  # relayed to phone A in SSRC_A's stream
+        assert len(receive(call.phone_a, 3)) == 3
+        assert engine_stats(call)[0].report is None
+        # Phone A's RR (RFC 3550 §6.4.2) about SSRC_A: fraction 64/256, 5 lost in all, highest 70002, jitter 37.
+        block = struct.pack("!IIIIII", SSRC_A, (64 << 24) | 5, 70_002, 37, 0, 0)
+        call.a_sends(struct.pack("!BBHI", 0x81, 201, 7, 0xAAAA) + block)
+        assert len(receive(call.phone_b, 1)) == 1  # forwarded end to end, translated
+        report = engine_stats(call)[0].report
+        assert report is not None
+        assert (report.fraction_lost, report.cumulative_lost, report.highest_sequence, report.jitter) == (
+            64, 5, 70_002, 37)
+        # Cumulative loss is signed 24 bits (duplicates can make it negative).
+        block = struct.pack("!IIIIII", SSRC_A, 0xFFFFFF, 70_010, 40, 0, 0)
+        call.a_sends(struct.pack("!BBHI", 0x81, 201, 7, 0xAAAA) + block)
+        assert len(receive(call.phone_b, 1)) == 1
+        report = engine_stats(call)[0].report
+        assert report is not None and (report.cumulative_lost, report.highest_sequence) == (-1, 70_010)
+        assert engine_stats(call)[1].report is None  # phone B reported nothing
+    finally:
+        call.close()
