@@ -17,7 +17,7 @@ import threading
 import time
 
 from libc.errno cimport EAGAIN, EINTR, errno
-from libc.stdint cimport int16_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
+from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free, realloc
 from libc.string cimport memcmp, memcpy, memmove, memset
 from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
@@ -29,10 +29,16 @@ from cython_media._relay_py import (
     EVENT_QUEUE_SIZE,
     IDLE_SCAN_NS,
     MAX_DATAGRAM,
+    MAX_DROPOUT,
     MAX_ELAPSED_NS,
+    MAX_MISORDER,
+    NO_BAD_SEQ,
     POLL_INTERVAL,
+    REORDER_WINDOW,
     ROUNDS_PER_EVENT,
+    FlowStats,
     Leg,
+    PhoneReport,
     LegStats,
     RelayError,
     RemoteLatched,
@@ -47,7 +53,7 @@ from cython_media._relay_py import (
     socket_family,
 )
 
-__all__ = ["RelayEngine", "rewrite_stream"]
+__all__ = ["RelayEngine", "flow_stats", "rewrite_stream"]
 
 
 cdef extern from "<sys/uio.h>" nogil:
@@ -164,6 +170,10 @@ cdef enum:
     RTCP_XR = 207
     EVENT_TIMEOUT = 0
     EVENT_LATCHED = 1
+    C_MAX_DROPOUT = 3000
+    C_MAX_MISORDER = 100
+    C_REORDER_WINDOW = 64
+    C_NO_BAD_SEQ = 0x10001
 
 cdef uint64_t WAKE_DATA = 0xFFFFFFFFFFFFFFFF
 cdef int64_t MAX_ELAPSED_NS_C = MAX_ELAPSED_NS
@@ -172,6 +182,8 @@ cdef int POLL_INTERVAL_MS = int(POLL_INTERVAL * 1000)
 
 assert BATCH == C_BATCH and MAX_DATAGRAM == C_MAX_DATAGRAM and ROUNDS_PER_EVENT == C_ROUNDS
 assert EVENT_QUEUE_SIZE == C_EVENT_QUEUE
+assert MAX_DROPOUT == C_MAX_DROPOUT and MAX_MISORDER == C_MAX_MISORDER and REORDER_WINDOW == C_REORDER_WINDOW
+assert NO_BAD_SEQ == C_NO_BAD_SEQ
 
 
 cdef struct Tx:
@@ -196,6 +208,35 @@ cdef struct Tx:
     int64_t last_out_ns
     uint32_t step
     uint64_t source_changes
+    int have_report
+    uint8_t report_fraction
+    int32_t report_lost
+    uint32_t report_highest
+    uint32_t report_jitter
+
+cdef struct FlowC:
+    # Reception statistics of the RTP a leg's phone sends; see _relay_py._Flow.
+    int event_pt
+    int have_src
+    uint32_t ssrc
+    uint64_t sources
+    uint32_t base_seq
+    uint16_t max_seq
+    uint32_t bad_seq
+    uint64_t cycles
+    uint64_t received
+    uint64_t window
+    uint64_t retired_expected
+    uint64_t retired_received
+    uint64_t duplicates
+    int have_transit
+    uint32_t transit
+    uint64_t jitter
+    uint64_t max_jitter
+    uint64_t jitter_sum
+    uint64_t jitter_samples
+    uint64_t forwarded
+    uint64_t forwarded_bytes
 
 cdef struct LegC:
     int fd
@@ -210,6 +251,7 @@ cdef struct LegC:
     int latched
     int rtcp_latched
     Tx tx
+    FlowC flow
     int64_t timeout_ns
     int timed_out
     int64_t added_ns
@@ -324,6 +366,99 @@ cdef inline int64_t monotonic_ns() noexcept nogil:
     return <int64_t>ts.tv_sec * 1000000000 + ts.tv_nsec
 
 
+cdef inline uint32_t arrival_units(int64_t now_ns, uint32_t clock_rate) noexcept nogil:
+    # RFC 3550 A.8: the arrival time in timestamp units, modulo 2^32 (see the twin's arrival_units).
+    return <uint32_t>(<uint64_t>(now_ns // 1000000000) * clock_rate
+                      + <uint64_t>(now_ns % 1000000000) * clock_rate // 1000000000)
+
+
+# -- reception statistics (RFC 3550 A.1, A.3, A.8) ----------------------------------------------------
+
+cdef inline void flow_retire(FlowC *f) noexcept nogil:
+    f.retired_expected += f.cycles + f.max_seq - f.base_seq + 1
+    f.retired_received += f.received
+
+
+cdef inline void flow_update(FlowC *f, const uint8_t *p, uint32_t arrival) noexcept nogil:
+    cdef uint16_t seq = rd16(p + 2)
+    cdef uint32_t ts = rd32(p + 4)
+    cdef uint32_t ssrc = rd32(p + 8)
+    cdef uint16_t udelta, back
+    cdef uint64_t bit
+    cdef uint32_t transit, d
+    if not f.have_src or ssrc != f.ssrc:
+        if f.have_src:
+            flow_retire(f)
+        f.have_src = 1
+        f.ssrc = ssrc
+        f.sources += 1
+        f.base_seq = seq
+        f.max_seq = seq
+        f.cycles = 0
+        f.bad_seq = C_NO_BAD_SEQ
+        f.window = 1
+        f.received = 1
+        f.have_transit = 0
+    else:
+        udelta = <uint16_t>(seq - f.max_seq)
+        if udelta == 0:
+            f.duplicates += 1
+            return
+        if udelta < C_MAX_DROPOUT:
+            if seq < f.max_seq:
+                f.cycles += 0x10000
+            f.max_seq = seq
+            f.window = ((f.window << udelta) | 1) if udelta < C_REORDER_WINDOW else 1
+        elif udelta <= 0x10000 - C_MAX_MISORDER:
+            if seq != f.bad_seq:
+                f.bad_seq = <uint16_t>(seq + 1)
+                return
+            flow_retire(f)
+            f.base_seq = <uint16_t>(seq - 1)
+            f.cycles = 0x10000 if seq == 0 else 0
+            f.max_seq = seq
+            f.bad_seq = C_NO_BAD_SEQ
+            f.window = 3
+            f.received = 1
+            f.have_transit = 0
+        else:
+            back = <uint16_t>(0x10000 - udelta)
+            if back < C_REORDER_WINDOW:
+                bit = (<uint64_t>1) << back
+                if f.window & bit:
+                    f.duplicates += 1
+                    return
+                f.window |= bit
+        f.received += 1
+    if (p[1] & 0x7F) == f.event_pt:
+        return
+    transit = arrival - ts
+    if f.have_transit:
+        d = transit - f.transit
+        if <int32_t>d < 0:
+            d = <uint32_t>(0 - d)
+        f.jitter += d - ((f.jitter + 8) >> 4)
+        f.jitter_sum += f.jitter
+        f.jitter_samples += 1
+        if f.jitter > f.max_jitter:
+            f.max_jitter = f.jitter
+    f.have_transit = 1
+    f.transit = transit
+
+
+cdef object flow_object(const FlowC *f, uint32_t clock_rate):
+    cdef uint64_t expected = f.retired_expected
+    cdef uint64_t received = f.retired_received + f.received
+    if f.have_src:
+        expected += f.cycles + f.max_seq - f.base_seq + 1
+    return FlowStats(
+        received, expected, expected - received if expected > received else 0, f.duplicates, f.forwarded,
+        f.forwarded_bytes, f.jitter / 16.0,
+        f.jitter_sum / 16.0 / f.jitter_samples if f.jitter_samples else 0.0, f.max_jitter / 16.0,
+        f.ssrc if f.have_src else None, f.sources, clock_rate,
+    )
+
+
 # -- the packet rewrite (RFC 3550 §5.1, §7.2) ---------------------------------------------------------
 
 cdef inline void write_header(uint8_t *p, uint8_t marker, uint8_t pt, uint16_t seq, uint32_t ts,
@@ -409,10 +544,17 @@ cdef void translate_one(uint8_t *p, int length, int pt, int count, Tx *out, Tx *
         for i in range(count):
             if block + 24 > length:
                 break
-            if back.have_src and rd32(p + block) == back.ssrc:
+            if rd32(p + block) == back.ssrc:
+                # The phone's report about the stream it gets from us: kept for the call's quality (tx).
                 ext = rd32(p + block + 8)
-                wr32(p + block, back.src_ssrc)
-                wr32(p + block + 8, <uint32_t>(ext - back.seq_delta))
+                back.have_report = 1
+                back.report_fraction = p[block + 4]
+                back.report_lost = <int32_t>((rd32(p + block + 4) & 0xFFFFFF) ^ 0x800000) - 0x800000
+                back.report_highest = ext
+                back.report_jitter = rd32(p + block + 12)
+                if back.have_src:
+                    wr32(p + block, back.src_ssrc)
+                    wr32(p + block + 8, <uint32_t>(ext - back.seq_delta))
             block += 24
     if (pt == RTCP_RTPFB or pt == RTCP_PSFB) and length >= 12 and back.have_src:
         if rd32(p + 8) == back.ssrc:
@@ -671,10 +813,12 @@ cdef class RelayEngine:
         final counters."""
         cdef int slot, side
         cdef LegC copy[2]
+        cdef uint32_t clock_rate
         self.lock()
         try:
             slot = self._slot(pair_id)
             memcpy(copy, self.pairs[slot].legs, sizeof(copy))
+            clock_rate = self.pairs[slot].clock_rate
             for side in range(2):
                 unwatch_leg(self.epfd, &self.pairs[slot].legs[side])
                 close_leg(&self.pairs[slot].legs[side])
@@ -682,7 +826,7 @@ cdef class RelayEngine:
             del self._slots[pair_id]
         finally:
             self.unlock()
-        return leg_stats(&copy[0]), leg_stats(&copy[1])
+        return leg_stats(&copy[0], clock_rate), leg_stats(&copy[1], clock_rate)
 
     def set_remote(self, pair_id: int, side, remote, *, latch: bool = False) -> None:
         """Point ``side`` of ``pair_id`` at a new remote (re-INVITE); ``latch`` learns it again."""
@@ -708,12 +852,15 @@ cdef class RelayEngine:
     def stats(self, pair_id: int):
         """Counters of both legs of ``pair_id`` (read while the loop runs)."""
         cdef LegC copy[2]
+        cdef int slot
         self.lock()
         try:
-            memcpy(copy, self.pairs[self._slot(pair_id)].legs, sizeof(copy))
+            slot = self._slot(pair_id)
+            memcpy(copy, self.pairs[slot].legs, sizeof(copy))
+            clock_rate = self.pairs[slot].clock_rate
         finally:
             self.unlock()
-        return leg_stats(&copy[0]), leg_stats(&copy[1])
+        return leg_stats(&copy[0], clock_rate), leg_stats(&copy[1], clock_rate)
 
     def pair_ids(self) -> list:
         """Ids of the pairs being relayed."""
@@ -874,6 +1021,7 @@ cdef class RelayEngine:
         cdef LegC *leg_in
         cdef LegC *leg_out
         cdef int fd, k, j, rounds, n_out
+        cdef uint32_t arrival
         if slot >= self.capacity:
             return False
         pair = &self.pairs[slot]
@@ -889,28 +1037,30 @@ cdef class RelayEngine:
             k = recvmmsg(fd, self.rmsgs, C_BATCH, MSG_DONTWAIT, NULL)
             if k <= 0:
                 return False
+            # One clock reading per recvmmsg: the batch's arrival time for the jitter estimate (RFC 3550 A.8).
+            arrival = arrival_units(monotonic_ns(), pair.clock_rate)
             n_out = 0
             for j in range(k):
                 if self.rmsgs[j].msg_hdr.msg_flags & MSG_TRUNC:
                     leg_in.dropped += 1
                     continue
                 if self.handle(pair, side, leg_in, leg_out, self.bufs + j * C_MAX_DATAGRAM,
-                               <int>self.rmsgs[j].msg_len, &self.rnames[j], is_rtcp, now):
+                               <int>self.rmsgs[j].msg_len, &self.rnames[j], is_rtcp, now, arrival):
                     self.siov[n_out].iov_base = self.bufs + j * C_MAX_DATAGRAM
                     self.siov[n_out].iov_len = self.rmsgs[j].msg_len
                     self.smsgs[n_out].msg_hdr.msg_name = &leg_out.remote
                     self.smsgs[n_out].msg_hdr.msg_namelen = addr_len(&leg_out.remote)
                     n_out += 1
             if n_out == 1:
-                send_one(leg_out, &self.smsgs[0])
+                send_one(leg_out, &leg_in.flow, &self.smsgs[0])
             elif n_out:
-                send_batch(leg_out, self.smsgs, n_out)
+                send_batch(leg_out, &leg_in.flow, self.smsgs, n_out)
             if k < C_BATCH:
                 return False
         return True
 
     cdef bint handle(self, PairC *pair, int side, LegC *leg_in, LegC *leg_out, uint8_t *buf, int n,
-                     sockaddr_storage *source, int is_rtcp, int64_t now) noexcept nogil:
+                     sockaddr_storage *source, int is_rtcp, int64_t now, uint32_t arrival) noexcept nogil:
         # Returns True when buf is an RTP packet rewritten for leg_out (the caller batches its send).
         cdef int length, out_fd
         cdef sockaddr_storage dest
@@ -964,6 +1114,7 @@ cdef class RelayEngine:
             return False
         leg_in.last_seen_ns = now
         leg_in.timed_out = 0
+        flow_update(&leg_in.flow, buf, arrival)
         if not leg_out.has_remote:
             leg_in.dropped += 1
             return False
@@ -991,7 +1142,7 @@ cdef bint rtcp_destination(LegC *leg, int *fd, sockaddr_storage *dest) noexcept 
     return True
 
 
-cdef inline void send_one(LegC *leg, mmsghdr *msg) noexcept nogil:
+cdef inline void send_one(LegC *leg, FlowC *flow, mmsghdr *msg) noexcept nogil:
     # One datagram (the usual case: one packet per socket per 20 ms): sendto copies no msghdr.
     cdef ssize_t sent = sendto(leg.fd, msg.msg_hdr.msg_iov.iov_base, msg.msg_hdr.msg_iov.iov_len, MSG_DONTWAIT,
                                <sockaddr *>msg.msg_hdr.msg_name, msg.msg_hdr.msg_namelen)
@@ -1000,9 +1151,11 @@ cdef inline void send_one(LegC *leg, mmsghdr *msg) noexcept nogil:
     else:
         leg.packets_out += 1
         leg.bytes_out += msg.msg_hdr.msg_iov.iov_len
+        flow.forwarded += 1
+        flow.forwarded_bytes += msg.msg_hdr.msg_iov.iov_len
 
 
-cdef void send_batch(LegC *leg, mmsghdr *msgs, int n) noexcept nogil:
+cdef void send_batch(LegC *leg, FlowC *flow, mmsghdr *msgs, int n) noexcept nogil:
     cdef int off = 0
     cdef int sent, i
     while off < n:
@@ -1022,6 +1175,8 @@ cdef void send_batch(LegC *leg, mmsghdr *msgs, int n) noexcept nogil:
         for i in range(off, off + sent):
             leg.packets_out += 1
             leg.bytes_out += msgs[i].msg_hdr.msg_iov.iov_len
+            flow.forwarded += 1
+            flow.forwarded_bytes += msgs[i].msg_hdr.msg_iov.iov_len
         off += sent
 
 
@@ -1061,6 +1216,34 @@ def rewrite_stream(leg, packets, arrivals_ns, clock_rate=8000):
     return out
 
 
+cdef int init_flow(FlowC *flow, object event_payload_type) except -1:
+    memset(flow, 0, sizeof(FlowC))
+    flow.event_pt = -1 if event_payload_type is None else event_payload_type
+    flow.bad_seq = C_NO_BAD_SEQ
+    return 0
+
+
+def flow_stats(packets, arrivals_ns, clock_rate=8000, event_payload_type=None):
+    """The relay's statistics of one direction for ``packets`` received at ``arrivals_ns``, offline (see
+    the twin)."""
+    cdef FlowC flow
+    cdef const uint8_t *p
+    cdef bytes data
+    check_pair(clock_rate, RtcpMode.FORWARD)
+    if len(packets) != len(arrivals_ns):
+        raise ValueError("packets and arrival times differ in length")
+    init_flow(&flow, event_payload_type)
+    for packet, now in zip(packets, arrivals_ns):
+        data = bytes(packet)
+        p = data
+        if len(data) < 12 or p[0] >> 6 != 2 or is_muxed_rtcp(p, len(data)):
+            continue
+        flow_update(&flow, p, arrival_units(now, clock_rate))
+        flow.forwarded += 1
+        flow.forwarded_bytes += len(data)
+    return flow_object(&flow, clock_rate)
+
+
 cdef int init_leg(LegC *c, object leg, int64_t now) except -1:
     fd = fd_of(leg.sock)
     family = socket_family(fd)
@@ -1086,6 +1269,7 @@ cdef int init_leg(LegC *c, object leg, int64_t now) except -1:
         c.rtcp_remote_fixed = 1
     c.latch = bool(leg.latch or leg.remote is None)
     init_tx(&c.tx, leg)
+    init_flow(&c.flow, leg.event_payload_type)
     c.timeout_ns = <int64_t>(leg.rtp_timeout * 1e9)
     c.added_ns = now
     return 0
@@ -1108,11 +1292,14 @@ cdef void close_leg(LegC *leg) noexcept nogil:
         leg.rtcp_fd = -1
 
 
-cdef object leg_stats(LegC *leg):
+cdef object leg_stats(LegC *leg, uint32_t clock_rate):
     return LegStats(
         leg.packets_in, leg.bytes_in, leg.packets_out, leg.bytes_out, leg.dropped, leg.rtcp_in, leg.rtcp_out,
         leg.send_errors, leg.tx.source_changes, leg.last_seen_ns / 1e9 if leg.last_seen_ns else None,
         addr_tuple(&leg.remote) if leg.has_remote else None, bool(leg.latched),
         <uint16_t>(leg.tx.max_seq + 1) if leg.tx.have_src else None,
         <uint32_t>(leg.tx.max_ts + leg.tx.step) if leg.tx.have_src else None,
+        flow_object(&leg.flow, clock_rate),
+        PhoneReport(leg.tx.report_fraction, leg.tx.report_lost, leg.tx.report_highest, leg.tx.report_jitter)
+        if leg.tx.have_report else None,
     )

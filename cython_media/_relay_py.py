@@ -45,6 +45,8 @@ from enum import IntEnum
 from typing import Protocol, Union
 
 __all__ = [
+    "FlowStats",
+    "PhoneReport",
     "Leg",
     "LegStats",
     "RelayEngine",
@@ -54,6 +56,7 @@ __all__ = [
     "RtcpMode",
     "RtpTimeout",
     "Side",
+    "flow_stats",
     "rewrite_stream",
 ]
 
@@ -72,6 +75,13 @@ EVENT_QUEUE_SIZE = 1024
 DEFAULT_COALESCE_US = 100
 #: Elapsed time counted at most across a source change (2.7 hours), so the timestamp arithmetic stays small.
 MAX_ELAPSED_NS = 10_000_000_000_000
+
+#: RFC 3550 Appendix A.1: the largest forward jump still taken as loss, the largest backward step still taken
+#: as a late packet; a late packet up to REORDER_WINDOW - 1 behind the highest is checked for duplication.
+MAX_DROPOUT = 3000
+MAX_MISORDER = 100
+REORDER_WINDOW = 64
+NO_BAD_SEQ = 0x10001  # RTP_SEQ_MOD + 1: no sequence number is awaited after a jump
 
 RTCP_SR, RTCP_RR, RTCP_SDES, RTCP_BYE, RTCP_APP, RTCP_RTPFB, RTCP_PSFB, RTCP_XR = range(200, 208)
 
@@ -120,6 +130,8 @@ class Leg:
     RTCP socket (RTP port + 1, RFC 3550 §11), ``None`` for RTCP multiplexed on the RTP socket (RFC 5761);
     ``rtcp_remote`` defaults to the RTP remote's port + 1.  ``rtp_timeout`` (seconds, 0 = off) reports the
     leg as idle when no RTP arrives for that long (the dialplan's RTP timeout hang-up).
+    ``event_payload_type`` is the RFC 4733 telephone-event type the phone of this leg sends: its packets
+    are counted but left out of the interarrival jitter (an event repeats its timestamp, RFC 4733 §2.3.1).
     """
 
     sock: FileDescriptor
@@ -132,6 +144,60 @@ class Leg:
     next_timestamp: int | None = None
     payload_types: Mapping[int, int] = field(default_factory=dict)
     rtp_timeout: float = 0.0
+    event_payload_type: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FlowStats:
+    """Quality of one relayed direction: the RTP stream a leg's phone sends, forwarded to the other leg.
+
+    Kept by the relay loop per RFC 3550 Appendix A.1 (sequence validation: extended sequence numbers over
+    the 16-bit wrap, ``MAX_DROPOUT``/``MAX_MISORDER``, a restart after two packets in sequence beyond a jump),
+    A.3 (``expected`` = extended highest - base + 1, summed over the sources seen: a new SSRC starts a new
+    count) and A.8 (interarrival jitter, integer form, in timestamp units; arrival times in timestamp units
+    come from a monotonic clock read once per batch of datagrams).  ``received`` counts distinct packets
+    (``duplicates`` apart, so that a duplicate never hides a loss), ``lost`` = expected - received (never
+    negative: reordering is not loss).  ``jitter`` is the current estimate, ``mean_jitter`` its mean over the
+    packets measured and ``max_jitter`` its maximum (timestamp units, RFC 4733 events excluded).
+    ``forwarded``/``forwarded_bytes`` count the RTP datagrams sent on to the other leg's phone, ``ssrc`` is the
+    last source seen (``None`` before the first packet), ``sources`` how many SSRCs the stream had.
+    """
+
+    received: int
+    expected: int
+    lost: int
+    duplicates: int
+    forwarded: int
+    forwarded_bytes: int
+    jitter: float
+    mean_jitter: float
+    max_jitter: float
+    ssrc: int | None
+    sources: int
+    clock_rate: int
+
+    @property
+    def loss_percent(self) -> float:
+        """``lost`` as a percentage of ``expected`` (0 before any packet)."""
+        return 100.0 * self.lost / self.expected if self.expected > 0 else 0.0
+
+    @property
+    def jitter_ms(self) -> float:
+        """The current jitter estimate in milliseconds."""
+        return self.jitter * 1000.0 / self.clock_rate
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneReport:
+    """The latest RTCP reception report (RFC 3550 §6.4.1) a leg's phone sent about the stream the relay
+    sends it (the block naming the leg's SSRC), read before it is translated and forwarded: ``fraction_lost``
+    (8-bit fixed point, since its previous report), ``cumulative_lost`` (signed 24 bits),
+    ``highest_sequence`` (extended, in the leg's numbering) and ``jitter`` (timestamp units)."""
+
+    fraction_lost: int
+    cumulative_lost: int
+    highest_sequence: int
+    jitter: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +212,8 @@ class LegStats:
     the stream sent on this leg continues (the highest sequence number sent + 1, its timestamp + the
     packetisation step last seen; RFC 3550 §5.1), ``None`` before the first relayed packet: whoever sends
     on the leg after the relay (the media engine taking it back) keeps the far end's stream continuous.
+    ``inbound`` is the quality of the RTP received from this leg's phone and relayed to the other leg;
+    ``report`` what the phone last reported over RTCP about the stream sent to it (``None``: no report).
     """
 
     packets_in: int
@@ -162,6 +230,8 @@ class LegStats:
     latched: bool
     next_seq: int | None = None
     next_timestamp: int | None = None
+    inbound: FlowStats | None = None
+    report: PhoneReport | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,6 +315,8 @@ def check_leg(leg: Leg) -> None:
             raise RelayError(f"payload type mapping out of range: {src} -> {dst}")
     if leg.rtp_timeout < 0:
         raise RelayError(f"negative RTP timeout: {leg.rtp_timeout}")
+    if leg.event_payload_type is not None and not 0 <= leg.event_payload_type < 128:
+        raise RelayError(f"event payload type out of range: {leg.event_payload_type}")
 
 
 def check_coalesce(coalesce_us: int) -> None:
@@ -270,13 +342,136 @@ def is_muxed_rtcp(data: bytes | bytearray) -> bool:
     return len(data) >= 2 and 64 <= (data[1] & 0x7F) <= 95
 
 
+def arrival_units(now_ns: int, clock_rate: int) -> int:
+    """``now_ns`` (monotonic nanoseconds) in RTP timestamp units of ``clock_rate``, modulo 2^32 (RFC 3550
+    A.8: the arrival time in the same units as the timestamp; only differences matter)."""
+    seconds, rest = divmod(now_ns, 1_000_000_000)
+    return (seconds * clock_rate + rest * clock_rate // 1_000_000_000) & 0xFFFFFFFF
+
+
+class _Flow:
+    """Reception statistics of the RTP one leg's phone sends (RFC 3550 A.1, A.3, A.8); see FlowStats."""
+
+    __slots__ = (
+        "event_pt", "have_src", "ssrc", "sources", "base_seq", "max_seq", "bad_seq", "cycles", "received",
+        "window", "retired_expected", "retired_received", "duplicates", "have_transit", "transit", "jitter",
+        "max_jitter", "jitter_sum", "jitter_samples", "forwarded", "forwarded_bytes",
+    )
+
+    def __init__(self, event_payload_type: int | None) -> None:
+        self.event_pt = -1 if event_payload_type is None else event_payload_type
+        self.have_src = False
+        self.ssrc = self.sources = self.base_seq = self.max_seq = self.cycles = self.received = 0
+        self.bad_seq = NO_BAD_SEQ
+        self.window = 0
+        self.retired_expected = self.retired_received = self.duplicates = 0
+        self.have_transit = False
+        self.transit = self.jitter = self.max_jitter = self.jitter_sum = self.jitter_samples = 0
+        self.forwarded = self.forwarded_bytes = 0
+
+    def _retire(self) -> None:
+        self.retired_expected += self.cycles + self.max_seq - self.base_seq + 1
+        self.retired_received += self.received
+
+    def update(self, buf: bytes | bytearray, arrival: int) -> None:
+        """Count the RTP packet in ``buf`` (at least 12 bytes, before the rewrite) that arrived at
+        ``arrival`` (timestamp units, :func:`arrival_units`)."""
+        seq, ts, ssrc = struct.unpack_from("!HII", buf, 2)
+        if not self.have_src or ssrc != self.ssrc:
+            # A.1 init_seq(): a new source (the first, or another SSRC) starts its own count.
+            if self.have_src:
+                self._retire()
+            self.have_src = True
+            self.ssrc = ssrc
+            self.sources += 1
+            self.base_seq = self.max_seq = seq
+            self.cycles = 0
+            self.bad_seq = NO_BAD_SEQ
+            self.window = 1
+            self.received = 1
+            self.have_transit = False
+        else:
+            udelta = (seq - self.max_seq) & 0xFFFF
+            if udelta == 0:
+                self.duplicates += 1
+                return
+            if udelta < MAX_DROPOUT:
+                if seq < self.max_seq:
+                    self.cycles += 0x10000  # the sequence number wrapped
+                self.max_seq = seq
+                self.window = ((self.window << udelta) | 1) & 0xFFFFFFFFFFFFFFFF if udelta < REORDER_WINDOW else 1
+            elif udelta <= 0x10000 - MAX_MISORDER:
+                if seq != self.bad_seq:
+                    self.bad_seq = (seq + 1) & 0xFFFF  # a jump: counted only if the next packet follows it
+                    return
+                # Two packets in sequence after a jump: the source restarted its numbering (A.1).
+                self._retire()
+                self.base_seq = (seq - 1) & 0xFFFF
+                self.cycles = 0x10000 if seq == 0 else 0
+                self.max_seq = seq
+                self.bad_seq = NO_BAD_SEQ
+                self.window = 3
+                self.received = 1  # the packet after the jump; this one is counted below
+                self.have_transit = False
+            else:
+                back = 0x10000 - udelta
+                if back < REORDER_WINDOW:
+                    bit = 1 << back
+                    if self.window & bit:
+                        self.duplicates += 1
+                        return
+                    self.window |= bit
+            self.received += 1
+        if (buf[1] & 0x7F) == self.event_pt:
+            return
+        # A.8, integer form: J is kept x16; J += |D| - J/16 (rounded).
+        transit = (arrival - ts) & 0xFFFFFFFF
+        if self.have_transit:
+            d = (transit - self.transit) & 0xFFFFFFFF
+            if d >= 0x80000000:
+                d = 0x100000000 - d
+            self.jitter += d - ((self.jitter + 8) >> 4)
+            self.jitter_sum += self.jitter
+            self.jitter_samples += 1
+            if self.jitter > self.max_jitter:
+                self.max_jitter = self.jitter
+        self.have_transit = True
+        self.transit = transit
+
+    def stats(self, clock_rate: int) -> FlowStats:
+        expected = self.retired_expected + (self.cycles + self.max_seq - self.base_seq + 1 if self.have_src else 0)
+        received = self.retired_received + self.received
+        return FlowStats(
+            received, expected, max(0, expected - received), self.duplicates, self.forwarded,
+            self.forwarded_bytes, self.jitter / 16.0,
+            self.jitter_sum / 16.0 / self.jitter_samples if self.jitter_samples else 0.0, self.max_jitter / 16.0,
+            self.ssrc if self.have_src else None, self.sources, clock_rate,
+        )
+
+
+def flow_stats(packets: list[bytes], arrivals_ns: list[int], clock_rate: int = 8000,
+               event_payload_type: int | None = None) -> FlowStats:
+    """The relay's statistics of one direction for ``packets`` received at ``arrivals_ns`` (monotonic
+    nanoseconds), offline: every packet counts as forwarded.  Packets the relay drops (shorter than the
+    RTP header, not version 2, RTCP) are left out.  For tests and tools."""
+    check_pair(clock_rate, RtcpMode.FORWARD)
+    flow = _Flow(event_payload_type)
+    for packet, now in zip(packets, arrivals_ns, strict=True):
+        if len(packet) < 12 or packet[0] >> 6 != 2 or is_muxed_rtcp(packet):
+            continue
+        flow.update(packet, arrival_units(now, clock_rate))
+        flow.forwarded += 1
+        flow.forwarded_bytes += len(packet)
+    return flow.stats(clock_rate)
+
+
 class _Direction:
     """Rewrite state of the packets sent on one leg (the stream the phone of that leg receives)."""
 
     __slots__ = (
         "ssrc", "pt_map", "next_seq", "next_ts", "have_src", "src_ssrc", "seq_delta", "ts_delta",
         "have_prev", "prev_ssrc", "prev_seq_delta", "prev_ts_delta", "prev_max_seq", "max_seq", "max_ts",
-        "last_out_ns", "step", "source_changes",
+        "last_out_ns", "step", "source_changes", "report",
     )
 
     def __init__(self, leg: Leg) -> None:
@@ -290,6 +485,7 @@ class _Direction:
         self.prev_ssrc = self.prev_seq_delta = self.prev_ts_delta = self.prev_max_seq = 0
         self.max_seq = self.max_ts = self.last_out_ns = self.step = 0
         self.source_changes = 0
+        self.report: PhoneReport | None = None
 
     def rewrite(self, buf: bytearray, now: int, clock_rate: int) -> None:
         """Rewrite the RTP header of ``buf`` (at least 12 bytes) in place; see the module docstring."""
@@ -401,10 +597,15 @@ def _translate_one(buf: bytearray, p: int, length: int, pt: int, count: int, out
         for _ in range(count):
             if block + 24 > p + length:
                 break
-            if back.have_src and struct.unpack_from("!I", buf, block)[0] == back.ssrc:
-                ext = struct.unpack_from("!I", buf, block + 8)[0]
-                struct.pack_into("!I", buf, block, back.src_ssrc)
-                struct.pack_into("!I", buf, block + 8, (ext - back.seq_delta) & 0xFFFFFFFF)
+            if struct.unpack_from("!I", buf, block)[0] == back.ssrc:
+                # The phone's report about the stream it gets from us: kept for the call's quality (tx).
+                fraction = buf[block + 4]
+                lost = int.from_bytes(buf[block + 5:block + 8], "big", signed=True)
+                ext, jitter = struct.unpack_from("!II", buf, block + 8)
+                back.report = PhoneReport(fraction, lost, ext, jitter)
+                if back.have_src:
+                    struct.pack_into("!I", buf, block, back.src_ssrc)
+                    struct.pack_into("!I", buf, block + 8, (ext - back.seq_delta) & 0xFFFFFFFF)
             block += 24
     if pt in (RTCP_RTPFB, RTCP_PSFB) and length >= 12 and back.have_src:
         if struct.unpack_from("!I", buf, p + 8)[0] == back.ssrc:
@@ -414,7 +615,7 @@ def _translate_one(buf: bytearray, p: int, length: int, pt: int, count: int, out
 class _LegState:
     __slots__ = (
         "sock", "rtcp", "remote", "rtcp_remote", "rtcp_remote_fixed", "latch", "latched", "rtcp_latched",
-        "tx", "timeout_ns", "timed_out", "added_ns", "last_seen_ns", "packets_in", "bytes_in",
+        "tx", "flow", "timeout_ns", "timed_out", "added_ns", "last_seen_ns", "packets_in", "bytes_in",
         "packets_out", "bytes_out", "dropped", "rtcp_in", "rtcp_out", "send_errors",
     )
 
@@ -436,6 +637,7 @@ class _LegState:
         self.latched = False
         self.rtcp_latched = False
         self.tx = _Direction(leg)
+        self.flow = _Flow(leg.event_payload_type)
         self.timeout_ns = int(leg.rtp_timeout * 1e9)
         self.timed_out = False
         self.added_ns = now
@@ -451,13 +653,14 @@ class _LegState:
             return self.rtcp, (self.remote[0], self.remote[1] + 1 if self.remote[1] < 65535 else 65535)
         return self.rtcp, self.rtcp_remote
 
-    def stats(self) -> LegStats:
+    def stats(self, clock_rate: int) -> LegStats:
         return LegStats(
             self.packets_in, self.bytes_in, self.packets_out, self.bytes_out, self.dropped, self.rtcp_in,
             self.rtcp_out, self.send_errors, self.tx.source_changes,
             self.last_seen_ns / 1e9 if self.last_seen_ns else None, self.remote, self.latched,
             (self.tx.max_seq + 1) & 0xFFFF if self.tx.have_src else None,
             (self.tx.max_ts + self.tx.step) & 0xFFFFFFFF if self.tx.have_src else None,
+            self.flow.stats(clock_rate), self.tx.report,
         )
 
     def close(self) -> None:
@@ -598,7 +801,7 @@ class RelayEngine:
             pair = self._pairs.pop(pair_id, None)
             if pair is None:
                 raise RelayError(f"no pair {pair_id}")
-            final = pair.legs[0].stats(), pair.legs[1].stats()
+            final = pair.legs[0].stats(pair.clock_rate), pair.legs[1].stats(pair.clock_rate)
             self._unregister(pair)
         return final
 
@@ -616,7 +819,7 @@ class RelayEngine:
         """Counters of both legs of ``pair_id`` (read while the loop runs)."""
         with self._lock:
             pair = self._pair(pair_id)
-            return pair.legs[0].stats(), pair.legs[1].stats()
+            return pair.legs[0].stats(pair.clock_rate), pair.legs[1].stats(pair.clock_rate)
 
     def pair_ids(self) -> list[int]:
         """Ids of the pairs being relayed."""
@@ -716,18 +919,23 @@ class RelayEngine:
         leg_out = pair.legs[1 - side]
         sock = leg_in.rtcp if is_rtcp else leg_in.sock
         assert sock is not None
-        for _ in range(ROUNDS_PER_EVENT * BATCH):
+        arrival = 0
+        for count in range(ROUNDS_PER_EVENT * BATCH):
             try:
                 data, _anc, flags, source = sock.recvmsg(MAX_DATAGRAM, 0, socket.MSG_DONTWAIT)
             except OSError:
                 return
+            if count % BATCH == 0:
+                # One clock reading per batch (the compiled loop: per recvmmsg), for the jitter estimate.
+                arrival = arrival_units(time.monotonic_ns(), pair.clock_rate)
             if flags & socket.MSG_TRUNC:
                 leg_in.dropped += 1
                 continue
-            self._handle(pair, side, leg_in, leg_out, bytearray(data), (source[0], source[1]), is_rtcp, now)
+            self._handle(pair, side, leg_in, leg_out, bytearray(data), (source[0], source[1]), is_rtcp, now,
+                         arrival)
 
     def _handle(self, pair: _Pair, side: int, leg_in: _LegState, leg_out: _LegState, buf: bytearray,
-                source: Address, is_rtcp: bool, now: int) -> None:
+                source: Address, is_rtcp: bool, now: int, arrival: int) -> None:
         n = len(buf)
         if is_rtcp:
             valid = n >= 8 and buf[0] >> 6 == 2
@@ -775,11 +983,15 @@ class RelayEngine:
             return
         leg_in.last_seen_ns = now
         leg_in.timed_out = False
+        flow = leg_in.flow
+        flow.update(buf, arrival)
         if leg_out.remote is None:
             leg_in.dropped += 1
             return
         leg_out.tx.rewrite(buf, now, pair.clock_rate)
-        self._send(leg_out, leg_out.sock, bytes(buf), leg_out.remote)
+        if self._send(leg_out, leg_out.sock, bytes(buf), leg_out.remote):
+            flow.forwarded += 1
+            flow.forwarded_bytes += n
 
     @staticmethod
     def _send(leg: _LegState, sock: socket.socket, data: bytes, dest: Address) -> bool:

@@ -73,15 +73,19 @@ class MediaService:
 
         engine = self.engine
         assert engine is not None
-        lines = [f"{'Pair':>5} {'Leg A':<6} {'Phone A':<22} {'In':>8} {'Out':>8} {'Drop':>5}  "
-                 f"{'Leg B':<6} {'Phone B':<22} {'In':>8} {'Out':>8} {'Drop':>5}"]
+        # Per leg: datagrams in from its phone and out to it, dropped; the RTP its phone sends (relayed to the
+        # other leg): packets lost (RFC 3550 A.3, from the sequence numbers) and the A.8 jitter now, in ms.
+        counters = f"{'In':>8} {'Out':>8} {'Drop':>5} {'Lost':>6} {'Jitter':>6}"
+        lines = [f"{'Pair':>5} {'Leg A':<6} {'Phone A':<22} {counters}  {'Leg B':<6} {'Phone B':<22} {counters}"]
         rows = engine.relay_stats()
         for pair_id, first, second, a, b in rows:
             cells = []
             for port, stats in ((first, a), (second, b)):
                 remote = f"{stats.remote[0]}:{stats.remote[1]}" if stats.remote else "-"
+                flow = stats.inbound
+                lost, jitter = (flow.lost, f"{flow.jitter_ms:.1f}") if flow is not None else (0, "-")
                 cells.append(f"{port.local_port:<6} {remote:<22} {stats.packets_in:>8} {stats.packets_out:>8} "
-                             f"{stats.dropped:>5}")
+                             f"{stats.dropped:>5} {lost:>6} {jitter:>6}")
             lines.append(f"{pair_id:>5} " + "  ".join(cells))
         mode = ("compiled" if ACCELERATED else "pure-python") if engine.native_relay else "off"
         lines.append(f"{len(rows)} relayed pair{'s' if len(rows) != 1 else ''} (native relay: {mode})")

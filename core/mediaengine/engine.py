@@ -26,6 +26,7 @@ from core.channel import Channel, DigitReceived, HungUp
 from core.media import MediaUnavailable, PlaybackResult, RecordResult
 from core.mediaengine.port import FRAME_BYTES, FRAME_SAMPLES, RtpPort
 from core.rtp.ports import PortAllocationError, RtpPortAllocator
+from core.rtp.session import RelayedStretch
 from core.tones import ToneError, ToneGenerator, tone_plan
 from cython_media import g711
 
@@ -302,6 +303,7 @@ class MediaEngineImpl:
         return native.Leg(sockets[0], ssrc=session.sender.ssrc, remote=session.remote_address, latch=True,
                           rtcp_sock=sockets[1], rtcp_remote=session.remote_rtcp_address, next_seq=sequence,
                           next_timestamp=timestamp, rtp_timeout=timeout,
+                          event_payload_type=negotiated.dtmf_payload_type,
                           payload_types={other_negotiated.payload_type: negotiated.payload_type,
                                          other_negotiated.dtmf_payload_type: negotiated.dtmf_payload_type})
 
@@ -355,8 +357,10 @@ class MediaEngineImpl:
             if stats is None:
                 relayed.relay_ended(None, None, None, 0, 0)
             else:
+                assert final is not None
                 relayed.relay_ended(stats.next_seq, stats.next_timestamp, stats.last_seen,
-                                    stats.packets_in - stats.rtcp_in, stats.packets_out - stats.rtcp_out)
+                                    stats.packets_in - stats.rtcp_in, stats.packets_out - stats.rtcp_out,
+                                    stretch=relayed_stretch(relayed, stats, final[1 - index]))
         if not self.relays and relay is not None:
             relay.stop()  # no thread while nothing is relayed
 
@@ -378,6 +382,21 @@ class MediaEngineImpl:
             elif isinstance(event, native.RemoteLatched):
                 log.debug("port %d latched %s to %s:%d", port.local_port, "RTCP" if event.rtcp else "RTP",
                           event.address[0], event.address[1])
+
+    def relay_stretch(self, port: RtpPort) -> RelayedStretch | None:
+        """The quality counters of ``port``'s stretch on the native relay so far (None when not relayed)."""
+        from cython_media import relay as native  # loaded with the first relayed bridge
+
+        pair_id, relay = port.relay_pair, self._relay
+        ports = self.relays.get(pair_id) if pair_id is not None else None
+        if relay is None or ports is None or pair_id is None:
+            return None
+        try:
+            stats = relay.stats(pair_id)
+        except native.RelayError:
+            return None
+        side = 0 if ports[0] is port else 1
+        return relayed_stretch(port, stats[side], stats[1 - side])
 
     def relay_stats(self) -> list[tuple[int, RtpPort, RtpPort, native.LegStats, native.LegStats]]:
         """The natively relayed pairs with their counters (``media show relays``)."""
@@ -605,6 +624,27 @@ class MediaEngineImpl:
             await self._until(channel, done, "")
             if channel.is_hungup:
                 return
+
+
+def relayed_stretch(port: RtpPort, stats: native.LegStats, other: native.LegStats) -> RelayedStretch:
+    """``port``'s share of a natively relayed stretch for its RTP session's statistics, from its leg's
+    counters (``stats``) and the other leg's (``other``): what its phone sent (received, lost, jitter), what
+    the relay sent it in its stream (the other leg's forwarded packets; payload octets taken as the datagrams
+    less the 12-byte RTP header) and the phone's last RTCP report about that stream (RFC 3550 §6.4.1)."""
+    from core.rtp.rtcp import ReportBlock
+
+    inbound, outbound, report = stats.inbound, other.inbound, stats.report
+    sent = outbound.forwarded if outbound is not None else 0
+    octets = max(0, outbound.forwarded_bytes - 12 * sent) if outbound is not None else 0
+    block = None
+    if report is not None and port.session is not None:
+        # No LSR/DLSR: they refer to the other phone's sender reports, not ours (no round-trip time here).
+        block = ReportBlock(port.session.sender.ssrc, report.fraction_lost, report.cumulative_lost,
+                            report.highest_sequence, report.jitter)
+    if inbound is None:
+        return RelayedStretch(0, 0, 0.0, 0.0, sent, octets, block)
+    return RelayedStretch(inbound.received, inbound.lost, inbound.mean_jitter, inbound.max_jitter, sent, octets,
+                          block)
 
 
 def _reader_source(reader: SoundReader) -> Source:

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 from core.rtp.packet import RtpError, RtpPacket
 from core.rtp.rtcp import ntp_offset
-from core.rtp.session import LatchMode, RtpSession
+from core.rtp.session import LatchMode, RelayedStretch, RtpSession
 from core.rtp.telephone_event import (
     HOOK_FLASH,
     EventPacket,
@@ -524,8 +524,12 @@ class RtpPort:
     # -- teardown ---------------------------------------------------------------------------------------
 
     def quality(self) -> str:
-        """``loss 0.4% jitter 3.1 ms rtt 12 ms MOS 4.4`` for the call's record (empty before any media)."""
-        return str(self.session.quality()) if self.session is not None else ""
+        """``rx loss 0.4% jitter 3.1 ms rtt 12 ms MOS 4.4 packets 996 lost 4; tx ...`` for the call's record
+        (empty before any media); while the native relay forwards this port, with its counters so far."""
+        if self.session is None:
+            return ""
+        relaying = self.engine.relay_stretch(self) if self.relay_pair is not None else None
+        return str(self.session.quality(relaying=relaying))
 
     def close(self) -> None:
         """Send a final RTCP BYE, close both sockets, release the port."""
@@ -559,15 +563,18 @@ class RtpPort:
         _send(self._rtcp, data, destination)
 
     def relay_ended(self, next_seq: int | None, next_timestamp: int | None, last_seen: float | None,
-                    packets_in: int, packets_out: int) -> None:
+                    packets_in: int, packets_out: int, *, stretch: RelayedStretch | None = None) -> None:
         """The native relay hands the port back: our stream continues where the relay left it (RFC 3550
-        §5.1 sequence and timestamp), its counters are added to ours, and reading resumes."""
+        §5.1 sequence and timestamp), its counters are added to ours (``stretch``: the relayed stretch's
+        reception quality and packets sent, for the call's quality summary), and reading resumes."""
         self.relay_pair = None
         self.packets_in += packets_in
         self.packets_out += packets_out
         if last_seen is not None:
             self.last_received = max(self.last_received, last_seen)
         session = self.session
+        if session is not None and stretch is not None:
+            session.add_relayed(stretch)
         if session is not None:
             if next_seq is not None:
                 session.sender.sequence = next_seq

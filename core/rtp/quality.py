@@ -285,7 +285,8 @@ class StreamQuality:
 
     def __str__(self) -> str:
         rtt = "n/a" if self.rtt_ms is None else f"{self.rtt_ms:.0f} ms"
-        return f"loss {self.loss_percent:.1f}% jitter {self.mean_jitter_ms:.1f} ms rtt {rtt} MOS {self.mos:.1f}"
+        return (f"loss {self.loss_percent:.1f}% jitter {self.mean_jitter_ms:.1f} ms rtt {rtt} MOS {self.mos:.1f} "
+                f"packets {self.packets} lost {self.lost}")
 
     def detail(self) -> str:
         """The long form for ``core show channel``-style output."""
@@ -298,10 +299,13 @@ class StreamQuality:
 @dataclass(frozen=True, slots=True)
 class CallQuality:
     """Both directions of a call leg: ``inbound`` (what we received) and ``outbound`` (what the remote
-    reported receiving from us over RTCP); either is ``None`` when there is nothing to tell."""
+    reported receiving from us over RTCP); either is ``None`` when there is nothing to tell.  ``sent`` is
+    the number of RTP packets we sent (RFC 3550 §6.4.1 sender's packet count), shown when the remote never
+    reported on our stream."""
 
     inbound: StreamQuality | None
     outbound: StreamQuality | None
+    sent: int = 0
 
     def __str__(self) -> str:
         parts = []
@@ -309,6 +313,8 @@ class CallQuality:
             parts.append(f"rx {self.inbound}")
         if self.outbound is not None:
             parts.append(f"tx {self.outbound}")
+        elif self.sent:
+            parts.append(f"tx packets {self.sent}")
         return "; ".join(parts) if parts else "no media"
 
 

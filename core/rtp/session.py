@@ -62,6 +62,7 @@ __all__ = [
     "Address",
     "ByeReceived",
     "LatchMode",
+    "RelayedStretch",
     "RemoteLatched",
     "RoundTripTimeMeasured",
     "RtpReceiver",
@@ -110,6 +111,24 @@ class RoundTripTimeMeasured:
 
 
 SessionEvent = Union[RemoteLatched, SourceChanged, ByeReceived, RoundTripTimeMeasured]
+
+
+@dataclass(frozen=True, slots=True)
+class RelayedStretch:
+    """A stretch of the call whose packets a relay forwarded without this session seeing them (the native
+    relay of a same-codec bridge), with the figures the relay kept (RFC 3550 A.1/A.3/A.8): ``received``
+    distinct packets from the remote, ``lost`` of them, the interarrival jitter's mean and maximum in
+    timestamp units; ``sent`` packets and ``sent_octets`` payload octets the relay sent to the remote in our
+    stream (our SSRC and numbering); ``report`` the latest RTCP report block the remote sent about our stream
+    meanwhile (the relay forwards RTCP end to end and keeps a copy)."""
+
+    received: int
+    lost: int
+    mean_jitter: float
+    max_jitter: float
+    sent: int = 0
+    sent_octets: int = 0
+    report: ReportBlock | None = None
 
 
 # -- sending -----------------------------------------------------------------------------------------------
@@ -418,6 +437,8 @@ class RtpSession:
         """The latest report block the remote sent about our stream."""
         self.rtcp_errors = 0
         self.rtp_errors = 0
+        self.relayed: list[RelayedStretch] = []
+        """Stretches of the call a relay forwarded for this session (see :meth:`add_relayed`)."""
         self.closed = False
         self._events: deque[SessionEvent] = self.receiver.events
         self._remote_sent_since_report = False
@@ -567,14 +588,28 @@ class RtpSession:
 
     # -- quality --
 
-    def quality(self, *, plc: bool = True, extra_delay_ms: float = 0.0) -> CallQuality:
+    def add_relayed(self, stretch: RelayedStretch) -> None:
+        """Fold in a stretch a relay forwarded: its reception figures count in :meth:`quality`, and the
+        packets it sent in our stream count in our SR's packet and octet counts (RFC 3550 §6.4.1: since the
+        start of transmission)."""
+        self.relayed.append(stretch)
+        self.sender.packet_count += stretch.sent
+        self.sender.octet_count += stretch.sent_octets
+        if stretch.report is not None:
+            self.outbound_report = stretch.report
+
+    def quality(self, *, plc: bool = True, extra_delay_ms: float = 0.0,
+                relaying: RelayedStretch | None = None) -> CallQuality:
         """Quality of both directions for the CDR/console: inbound from what we received (all sources of
-        the call), outbound from the remote's latest report about our stream."""
+        the call, and the stretches a relay forwarded), outbound from the remote's latest report about our
+        stream.  ``relaying`` is a stretch a relay is forwarding now (counted here, not kept)."""
         receiver = self.receiver
         sources = receiver.retired_sources() + ([receiver.source] if receiver.source is not None else [])
-        inbound = _inbound_quality(sources, self.rtt, plc=plc, extra_delay_ms=extra_delay_ms)
+        relayed = self.relayed + ([relaying] if relaying is not None else [])
+        inbound = _inbound_quality(sources, relayed, self.sender.clock_rate, self.rtt, plc=plc,
+                                   extra_delay_ms=extra_delay_ms)
         outbound: StreamQuality | None = None
-        block = self.outbound_report
+        block = relaying.report if relaying is not None and relaying.report is not None else self.outbound_report
         if block is not None:
             expected = (block.highest_sequence - self.sender.first_sequence) % (1 << 32) + 1
             lost = max(0, block.cumulative_lost)
@@ -582,7 +617,8 @@ class RtpSession:
             outbound = stream_quality(packets=max(0, expected - lost), lost=lost, mean_jitter_ms=jitter_ms,
                                       max_jitter_ms=jitter_ms, rtt_ms=None if self.rtt is None else self.rtt * 1000.0,
                                       plc=plc, extra_delay_ms=extra_delay_ms)
-        return CallQuality(inbound, outbound)
+        sent = self.sender.packet_count + (relaying.sent if relaying is not None else 0)
+        return CallQuality(inbound, outbound, sent)
 
 
 def _reporter(packet: RtcpPacket) -> int | None:
@@ -595,16 +631,19 @@ def _reporter(packet: RtcpPacket) -> int | None:
     return None
 
 
-def _inbound_quality(sources: list[SourceStatistics], rtt: float | None, *, plc: bool,
-                     extra_delay_ms: float) -> StreamQuality | None:
-    if not sources:
+def _inbound_quality(sources: list[SourceStatistics], relayed: list[RelayedStretch], clock_rate: int,
+                     rtt: float | None, *, plc: bool, extra_delay_ms: float) -> StreamQuality | None:
+    stretches = [r for r in relayed if r.received or r.lost]
+    if not sources and not stretches:
         return None
-    received = sum(s.total_received for s in sources)
-    lost = sum(s.total_lost for s in sources)
+    received = sum(s.total_received for s in sources) + sum(r.received for r in stretches)
+    lost = sum(s.total_lost for s in sources) + sum(r.lost for r in stretches)
     samples = [(s.mean_jitter * 1000.0 / s.clock_rate, s.total_received) for s in sources]
+    samples += [(r.mean_jitter * 1000.0 / clock_rate, r.received) for r in stretches]
     weight = sum(w for _, w in samples)
     mean_jitter = sum(j * w for j, w in samples) / weight if weight else 0.0
-    max_jitter = max(s.max_jitter * 1000.0 / s.clock_rate for s in sources)
+    max_jitter = max([s.max_jitter * 1000.0 / s.clock_rate for s in sources]
+                     + [r.max_jitter * 1000.0 / clock_rate for r in stretches])
     return stream_quality(packets=received, lost=lost, mean_jitter_ms=mean_jitter, max_jitter_ms=max_jitter,
                           rtt_ms=None if rtt is None else rtt * 1000.0, plc=plc, extra_delay_ms=extra_delay_ms)
 

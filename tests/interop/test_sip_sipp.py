@@ -205,7 +205,7 @@ def test_same_codec_call_is_relayed_natively_byte_exact(gateway: GatewayProcess,
         while time.monotonic() < deadline:
             ok, relays = gateway.console("media show relays")
             rows = [line.split() for line in relays.splitlines()[1:-1]]
-            if ok and rows and all(int(row[3]) > 20 and int(row[8]) > 20 for row in rows):
+            if ok and rows and all(int(row[3]) > 20 and int(row[10]) > 20 for row in rows):
                 break  # relayed both ways, packets counted by the relay itself
             time.sleep(0.2)
         result = caller.wait()

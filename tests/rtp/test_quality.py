@@ -52,12 +52,16 @@ def test_mos_is_clamped_by_annex_b() -> None:
 def test_summary_line_for_the_cdr() -> None:
     quality = stream_quality(packets=996, lost=4, mean_jitter_ms=3.14, max_jitter_ms=9.0, rtt_ms=12.4)
     assert quality.loss_percent == pytest.approx(0.4)
-    assert str(quality) == "loss 0.4% jitter 3.1 ms rtt 12 ms MOS 4.4"
+    assert str(quality) == "loss 0.4% jitter 3.1 ms rtt 12 ms MOS 4.4 packets 996 lost 4"
     assert "996 packets, 4 lost" in quality.detail() and "max 9.0 ms" in quality.detail()
     unknown_rtt = stream_quality(packets=10, lost=0, mean_jitter_ms=0.0, max_jitter_ms=0.0, rtt_ms=None)
-    assert str(unknown_rtt) == "loss 0.0% jitter 0.0 ms rtt n/a MOS 4.4"
+    assert str(unknown_rtt) == "loss 0.0% jitter 0.0 ms rtt n/a MOS 4.4 packets 10 lost 0"
     assert str(CallQuality(quality, None)).startswith("rx loss 0.4%")
     assert str(CallQuality(None, None)) == "no media"
+    assert str(CallQuality(None, None, sent=250)) == "tx packets 250"
+    assert str(CallQuality(unknown_rtt, quality, sent=250)) == (
+        "rx loss 0.0% jitter 0.0 ms rtt n/a MOS 4.4 packets 10 lost 0; "
+        "tx loss 0.4% jitter 3.1 ms rtt 12 ms MOS 4.4 packets 996 lost 4")
 
 
 def test_rtt_counts_as_one_way_delay_in_the_model() -> None:
