@@ -89,9 +89,15 @@ def unescape(text: str, what: str = "URI") -> str:
     return unquote_to_bytes(text).decode("utf-8", "surrogateescape")
 
 
+_ALL_SAFE: dict[frozenset[str], re.Pattern[str]] = {}
+
+
 def escape(text: str, safe: frozenset[str]) -> str:
     """Escape as %HH every octet of ``text`` that is not in ``safe`` (RFC 3261 §19.1.2)."""
-    if all(char in safe for char in text):
+    pattern = _ALL_SAFE.get(safe)
+    if pattern is None:
+        pattern = _ALL_SAFE[safe] = re.compile("[" + "".join(re.escape(char) for char in sorted(safe)) + "]*")
+    if pattern.fullmatch(text) is not None:
         return text
     out: list[str] = []
     for byte in text.encode("utf-8", "surrogateescape"):
