@@ -76,6 +76,8 @@ except ValueError:  # pragma: no cover - depends on the OpenSSL build
 else:
     _HASH_NAMES["SHA-512-256"] = "sha512_256"
 
+_HASH_CONSTRUCTORS: dict[str, Callable[..., hashlib._Hash]] = {"MD5": hashlib.md5, "SHA-256": hashlib.sha256}
+
 #: Algorithm names this module computes, canonical spelling (RFC 7616 §3.2, RFC 8760).
 SUPPORTED_ALGORITHMS: tuple[str, ...] = tuple(
     name for base in ("SHA-512-256", "SHA-256", "MD5") if base in _HASH_NAMES for name in (base, base + "-sess")
@@ -91,6 +93,7 @@ _WHITESPACE = " \t\r\n"
 _TOKEN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~")
 _NONCE_VERSION = b"centralita-digest-nonce-2\x00"
 _NONCE_RAW_LENGTH = 8 + 8 + 16  # timestamp (ms), salt, 128-bit keyed BLAKE2s
+_SALT_POOL = 8 * 64
 _NONCE_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")  # base64url of _NONCE_RAW_LENGTH bytes, unpadded
 # The 43rd character carries the last 4 bits and 2 padding bits, which the canonical spelling leaves at zero
 # (RFC 4648 §3.5): the characters whose index in the alphabet is a multiple of 4.
@@ -127,9 +130,11 @@ _AFTER_VALUE = re.compile(r"[ \t\r\n]*(?:,|\Z)")
 
 # The shape nearly every peer sends (``Digest name="value", name=value, ...``, no escapes, no blanks around
 # '='): validated whole by one match, then split by findall; anything else takes the careful parser below.
+# Each parameter is matched where the previous one ended (re.match at a position), so the loop both
+# validates the whole value and extracts it in one pass.
 _FAST_PARAM = r'([A-Za-z0-9\-.!%*_+`\'~]+)=(?:"([^"\\\r\n]*)"|([^ \t\r\n,"]+))'
-_FAST_HEADER = re.compile(rf"([A-Za-z0-9\-.!%*_+`'~]+) +{_FAST_PARAM}(?:[ \t]*,[ \t]*{_FAST_PARAM})*").fullmatch
-_FAST_PARAMS = re.compile(_FAST_PARAM).findall
+_FAST_FIRST = re.compile(rf"([A-Za-z0-9\-.!%*_+`'~]+) +{_FAST_PARAM}").match
+_FAST_NEXT = re.compile(rf"[ \t]*,[ \t]*{_FAST_PARAM}").match
 
 
 def _skip(pattern: re.Pattern[str], text: str, pos: int) -> int:
@@ -149,14 +154,23 @@ def parse_digest_header(value: str) -> tuple[str, dict[str, str]]:
     """
     if len(value) > MAX_HEADER_LENGTH:
         raise DigestError("header too long", MAX_HEADER_LENGTH)
-    fast = _FAST_HEADER(value)
+    fast = _FAST_FIRST(value)
     if fast is not None:
-        scheme = fast.group(1)
-        found = _FAST_PARAMS(value, fast.end(1))
-        fast_params = {name.lower(): quoted or bare for name, quoted, bare in found}
-        if len(fast_params) == len(found):
+        scheme, name, quoted, bare = fast.groups()
+        fast_params = {name.lower(): bare if quoted is None else quoted}
+        end, length = fast.end(), len(value)
+        while end < length:
+            fast = _FAST_NEXT(value, end)
+            if fast is None:
+                break  # another shape: the careful parser below decides
+            name, quoted, bare = fast.groups()
+            name = name.lower()
+            if name in fast_params:
+                break  # a duplicate parameter: the careful parser below says where
+            fast_params[name] = bare if quoted is None else quoted
+            end = fast.end()
+        else:
             return scheme, fast_params
-        # a duplicate parameter: the careful parser below says where
     pos = _skip(_SPACE, value, 0)
     scheme_match = _TOKEN.match(value, pos)
     if scheme_match is None:
@@ -229,6 +243,9 @@ def _hex_digest(base_algorithm: str, data: bytes) -> str:
 
     Every hash of this module goes through here (tests count the calls).
     """
+    constructor = _HASH_CONSTRUCTORS.get(base_algorithm)
+    if constructor is not None:  # the named constructors are faster than hashlib.new (hashlib docs)
+        return constructor(data, usedforsecurity=False).hexdigest()
     return hashlib.new(_HASH_NAMES[base_algorithm], data, usedforsecurity=False).hexdigest()
 
 
@@ -365,6 +382,7 @@ class DigestChallenger:
         self._ha1: dict[tuple[str, str | None, str], str] = {}
         self._realm_part = f"Digest realm={_quote(realm, 'realm')}"
         self._random_bytes = random_bytes
+        self._salts = b""  # random bytes drawn ahead, 8 per nonce: one getrandom() call per 64 nonces
         self._dummy_password = secrets.token_hex(16)
         # nonce -> highest nonce-count accepted; heap of (issue time, nonce) to forget them in time order.
         self._highest_nc: dict[str, int] = {}
@@ -386,9 +404,12 @@ class DigestChallenger:
 
     def _new_nonce(self, algorithm: str, now: float) -> str:
         stamp = struct.pack(">q", round(now * 1000))
-        salt = self._random_bytes(8)
-        if len(salt) != 8:
-            raise ValueError("random_bytes(8) must return 8 bytes")
+        if not self._salts:
+            self._salts = self._random_bytes(_SALT_POOL)
+            if len(self._salts) != _SALT_POOL:
+                self._salts = b""
+                raise ValueError(f"random_bytes({_SALT_POOL}) must return {_SALT_POOL} bytes")
+        salt, self._salts = self._salts[:8], self._salts[8:]
         raw = stamp + salt + self._mac(algorithm, stamp, salt)
         return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
