@@ -281,9 +281,11 @@ class LocationService:
             self.restore(now, wallclock)
         self._check_clock(now, wallclock)
         date = http_date(wallclock)
-        current = self._by_aor.get(aor, [])
-        expired = tuple(binding for binding in current if binding.expires_at <= now + EPSILON)
-        live = [binding for binding in current if binding.expires_at > now + EPSILON]
+        current = self._by_aor.get(aor, ())
+        horizon = now + EPSILON
+        live = [binding for binding in current if binding.expires_at > horizon]
+        expired = tuple(binding for binding in current if binding.expires_at <= horizon) \
+            if len(live) != len(current) else ()
         try:
             if limit <= 0:
                 raise _Rejected(403, "registration is not permitted (max_contacts is 0)")
@@ -302,21 +304,22 @@ class LocationService:
             return RegisterOutcome(status=200, reason=Status.OK.phrase, date=date,
                                    contacts=self._contact_headers(live, now), expires=self._response_expires(request),
                                    expired=expired, stale=True, detail=str(stale))
-        bindings, added, refreshed, removed, require = plan
+        bindings, added, refreshed, removed, require, header_expires = plan
         try:
-            self._commit(aor, bindings, [*added, *refreshed], [*removed, *expired])
+            self._commit(aor, bindings, [*added, *refreshed], [*removed, *expired] if expired else removed)
         except RegistrarError as exc:
             log.error("REGISTER for %r: %s", aor, exc)
             return RegisterOutcome(status=500, reason=Status.SERVER_INTERNAL_ERROR.phrase, date=date, detail=str(exc))
         return RegisterOutcome(status=200, reason=Status.OK.phrase, date=date,
-                               contacts=self._contact_headers(bindings, now), expires=self._response_expires(request),
-                               require=require, added=tuple(added), refreshed=tuple(refreshed),
-                               removed=tuple(removed), expired=expired)
+                               contacts=self._contact_headers(bindings, now),
+                               expires=self._range_expires(header_expires), require=require, added=tuple(added),
+                               refreshed=tuple(refreshed), removed=tuple(removed), expired=expired)
 
     def _plan(self, aor: str, request: SipRequest, live: list[Binding], source: Address, transport: Transport,
               now: float, wallclock: float, limit: int
-              ) -> tuple[list[Binding], list[Binding], list[Binding], list[Binding], tuple[str, ...]]:
-        """The bindings of ``aor`` after ``request``, and what changed; raises _Rejected or _Stale."""
+              ) -> tuple[list[Binding], list[Binding], list[Binding], list[Binding], tuple[str, ...], int | None]:
+        """The bindings of ``aor`` after ``request``, what changed and the request's Expires; raises _Rejected or
+        _Stale."""
         try:
             contacts = request.contacts
             star = request.contact_star
@@ -325,7 +328,6 @@ class LocationService:
             cseq = request.cseq.number
             user_agent = request.header("User-Agent")
             path = tuple(request.header_values("Path"))
-            supported = {value.strip().lower() for value in request.header_values("Supported")}
         except SipParseError as exc:
             raise _Rejected(400, exc.reason, reason=exc.reason) from exc
 
@@ -337,7 +339,7 @@ class LocationService:
                 raise _Rejected(400, "Contact: * without Expires: 0")
             for binding in live:
                 _check_order(binding, call_id, cseq)
-            return [], [], [], list(live), ()
+            return [], [], [], list(live), (), header_expires
 
         wanted = [contact for contact in (self._validate(item, header_expires) for item in contacts)
                   if contact is not None]
@@ -352,7 +354,7 @@ class LocationService:
         removed: dict[str, Binding] = {}
         outbound_used = False
         for contact in wanted:
-            existing = _find(bindings, contact)
+            existing = _find(bindings, contact) if bindings else None
             if existing is not None and existing.binding_id not in touched:
                 _check_order(existing, call_id, cseq)
             if contact.expiration == 0:
@@ -366,9 +368,11 @@ class LocationService:
                     removed[existing.binding_id] = existing
                 continue
             expiration = min(contact.expiration, self.max_expires)
+            # The same URI as the binding's serialises the same: keep its text instead of rebuilding it.
+            text = existing.contact if existing is not None and existing.uri == contact.uri else str(contact.uri)
             binding = Binding(
                 binding_id=existing.binding_id if existing is not None else secrets.token_hex(8),
-                aor=aor, contact=str(contact.uri), q=contact.q, expires=expiration,
+                aor=aor, contact=text, q=contact.q, expires=expiration,
                 expires_at_wall=wallclock + expiration, refreshed_at_wall=wallclock, call_id=call_id, cseq=cseq,
                 instance=contact.instance, reg_id=contact.reg_id, source=source, transport=transport,
                 user_agent=user_agent, path=path, uri=contact.uri, expires_at=now + expiration)
@@ -392,10 +396,17 @@ class LocationService:
             for binding in untouched[:excess]:
                 bindings.remove(binding)
                 removed[binding.binding_id] = binding
-        added = [binding for binding_id, binding in touched.items() if binding_id in added_ids]
+        added = [binding for binding_id, binding in touched.items() if binding_id in added_ids] if added_ids else []
         refreshed = [binding for binding_id, binding in touched.items() if binding_id not in added_ids]
-        require = ("outbound",) if outbound_used and "outbound" in supported else ()
-        return bindings, added, refreshed, list(removed.values()), require
+        require: tuple[str, ...] = ()
+        if outbound_used:
+            try:
+                supported = {value.strip().lower() for value in request.header_values("Supported")}
+            except SipParseError as exc:
+                raise _Rejected(400, exc.reason, reason=exc.reason) from exc
+            if "outbound" in supported:
+                require = ("outbound",)
+        return bindings, added, refreshed, list(removed.values()), require, header_expires
 
     def _validate(self, contact: NameAddr, header_expires: int | None) -> _ContactRequest | None:
         """One Contact's expiration, q and RFC 5626 parameters; None for schemes other than sip/sips."""
@@ -433,6 +444,9 @@ class LocationService:
             value = request.expires
         except SipParseError:
             return None
+        return self._range_expires(value)
+
+    def _range_expires(self, value: int | None) -> int | None:
         if value is None:
             return None
         if value == 0:
@@ -445,8 +459,9 @@ class LocationService:
         """The unexpired bindings of ``aor``, highest ``q`` first (absent q counts as 1.0), then the one that
         lives longest (RFC 3261 16.6 leaves the order within a q to the proxy)."""
         self._require_restored()
-        return _ordered(binding for binding in self._by_aor.get(aor, ())
-                        if binding.expires_at > now + EPSILON)
+        horizon = now + EPSILON
+        live = [binding for binding in self._by_aor.get(aor, ()) if binding.expires_at > horizon]
+        return live if len(live) < 2 else _ordered(live)
 
     def peers(self, now: float) -> list[PeerStatus]:
         """Every unexpired binding as a ``sip show peers`` row, by AOR, then as :meth:`lookup` orders them."""
@@ -558,7 +573,7 @@ class LocationService:
                 deletes: Sequence[Binding]) -> None:
         """Store, then make visible, the new bindings of ``aor`` (all or nothing)."""
         delete_ids = [binding.binding_id for binding in deletes]
-        self.store.apply([binding.to_record() for binding in upserts], delete_ids)
+        self.store.apply(upserts, delete_ids)  # a Binding is its record (the store reads the record's fields)
         for binding_id in delete_ids:
             self._forget(binding_id)
         for binding in upserts:
@@ -618,7 +633,9 @@ class LocationService:
                                and binding.expires_at == entry[0]]
             heapq.heapify(self._deadlines)
 
-    def _contact_headers(self, bindings: Iterable[Binding], now: float) -> tuple[str, ...]:
+    def _contact_headers(self, bindings: Sequence[Binding], now: float) -> tuple[str, ...]:
+        if len(bindings) == 1:
+            return (bindings[0].contact_header(now),)
         return tuple(binding.contact_header(now) for binding in _ordered(bindings))
 
 
@@ -663,8 +680,9 @@ def _find(bindings: Sequence[Binding], contact: _ContactRequest) -> Binding | No
             if not binding.outbound and binding.uri.equivalent(contact.uri):
                 return binding
         return None
+    uri = contact.uri
     for binding in bindings:
-        if binding.uri.equivalent(contact.uri):
+        if binding.uri == uri or binding.uri.equivalent(uri):  # equal fields: equivalent without the RFC rules
             return binding
     return None
 

@@ -287,15 +287,22 @@ class RateLimiter:
 
     def allow(self, source: str, now: float) -> bool:
         """Take one token from ``source``'s bucket: True if the request may proceed."""
+        buckets = self._buckets
         self._forget_idle(now)
-        tokens = self._tokens(source, now)
+        state = buckets.get(source)
+        if state is None:
+            tokens = float(self.burst)
+        else:
+            tokens = min(float(self.burst), state[0] + max(0.0, now - state[1]) * self.rate)
         allowed = tokens >= 1.0
         if allowed:
             tokens -= 1.0
-        self._buckets[source] = (tokens, now)
-        self._buckets.move_to_end(source)
-        while len(self._buckets) > self.max_sources:
-            self._buckets.popitem(last=False)
+        buckets[source] = (tokens, now)
+        if state is not None:
+            buckets.move_to_end(source)  # a new key is already last
+        else:
+            while len(buckets) > self.max_sources:
+                buckets.popitem(last=False)
         return allowed
 
     def retry_after(self, source: str, now: float) -> float:
@@ -310,11 +317,12 @@ class RateLimiter:
         return min(float(self.burst), tokens + max(0.0, now - last) * self.rate)
 
     def _forget_idle(self, now: float) -> None:
-        while self._buckets:
-            source, (_, last) = next(iter(self._buckets.items()))
-            if now - last < self._refill_time:
+        buckets = self._buckets
+        while buckets:
+            source = next(iter(buckets))
+            if now - buckets[source][1] < self._refill_time:
                 break
-            del self._buckets[source]
+            del buckets[source]
 
     def __len__(self) -> int:
         """How many sources are remembered."""

@@ -536,3 +536,63 @@ def test_octets_that_are_not_utf8() -> None:
 def test_digest_response_rejects_unknown_algorithm() -> None:
     with pytest.raises(DigestError):
         digest_response("SHA-1", username="u", realm="r", password="p", method="M", uri="u", nonce="n", qop=None)
+
+
+# -- H(A1) kept per user and password; salts drawn ahead ------------------------------------------------------
+
+def test_a_changed_password_takes_effect_at_once() -> None:
+    """H(A1) is computed once per user and password: after a reload the old password stops working."""
+    passwords = {"1001": "old-secret"}
+    challenger = _challenger()
+    challenge = challenger.challenge(0.0)[0]
+    assert challenger.verify("REGISTER", _answer(challenge, password="old-secret"), passwords.get, 1.0).ok
+    passwords["1001"] = "new-secret"
+    for password, ok in (("old-secret", False), ("new-secret", True)):
+        challenge = challenger.challenge(2.0)[0]
+        assert challenger.verify("REGISTER", _answer(challenge, password=password), passwords.get, 3.0).ok is ok
+
+
+def test_later_requests_hash_as_much_for_an_unknown_user_as_for_a_wrong_password(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once H(A1) is known, a known user (wrong password) and an unknown one cost the same hashes: none for A1."""
+    real = auth._hex_digest
+    calls: list[str] = []
+
+    def spy(base_algorithm: str, data: bytes) -> str:
+        calls.append(base_algorithm)
+        return real(base_algorithm, data)
+
+    monkeypatch.setattr(auth, "_hex_digest", spy)
+    challenger = _challenger()
+    counts = []
+    for username, password in (("9999", "x"), ("1001", "wrong"), ("9998", "y"), ("1001", "wrong"), ("1001", "s3cret")):
+        header = _answer(challenger.challenge(0.0)[0], username=username, password=password)
+        calls.clear()
+        result = challenger.verify("REGISTER", header, lookup, 1.0)
+        counts.append((result.status, len(calls)))
+    # the first of each kind computes H(A1); afterwards every path hashes H(A2) and the response only
+    assert counts == [(AuthStatus.FAILED, 3), (AuthStatus.FAILED, 3), (AuthStatus.FAILED, 2), (AuthStatus.FAILED, 2),
+                      (AuthStatus.OK, 2)]
+
+
+def test_nonces_issued_in_the_same_millisecond_differ() -> None:
+    drawn: list[int] = []
+    counter = iter(range(1, 1 << 32))
+
+    def counting_random(n: int) -> bytes:
+        drawn.append(n)
+        return b"".join(next(counter).to_bytes(8, "big") for _ in range(n // 8))
+
+    challenger = _challenger(algorithms=("SHA-256", "MD5"), random_bytes=counting_random)
+    challenges = [value for _ in range(100) for value in challenger.challenge(5.0)]
+    assert len({_param(value, "nonce") for value in challenges}) == 200
+    assert len(drawn) < 10  # drawn ahead, not one system call per nonce
+    # every one of them answers: the salt is part of what the MAC covers
+    for value in challenges[-4:]:
+        assert challenger.verify("REGISTER", _answer(value), lookup, 5.5).ok
+
+
+def test_a_short_random_source_is_an_error() -> None:
+    challenger = _challenger(random_bytes=lambda n: b"\x00" * (n - 1))
+    with pytest.raises(ValueError, match="random_bytes"):
+        challenger.challenge(0.0)

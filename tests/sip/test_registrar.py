@@ -953,3 +953,34 @@ def test_expire_cost_follows_what_expires_not_what_is_held(clock: Clock) -> None
     assert sorted(int(binding.aor) for binding in service.expire(clock.now)) == list(range(0, 1800))
     assert len(service) == 0 and service.next_expiry() is None
 
+
+
+# -- refreshes are rewritten in place (no re-insert) and are as durable as new bindings --------------------------
+
+
+def test_refreshes_update_the_stored_row_and_the_last_one_survives_a_restart(db_path: Path, clock: Clock) -> None:
+    store, service = reopen(db_path)
+    for number in range(1, 4):  # a phone that restarts keeps its Contact but picks a new Call-ID each time
+        clock.advance(10)
+        outcome = Phone(service, clock, call_id=f"boot-{number}@phone").register(expires=600 + number)
+        assert outcome.status == 200 and (outcome.added if number == 1 else outcome.refreshed)
+    rowids = sqlite3.connect(db_path).execute("SELECT rowid, call_id, expires FROM sip_bindings").fetchall()
+    assert rowids == [(1, "boot-3@phone", 603)]  # one row, rewritten in place: the rowid never changed
+    store.close()
+
+    store, service = reopen(db_path)
+    [binding] = service.restore(now=5.0, wallclock=clock.wall)
+    assert (binding.call_id, binding.expires, binding.remaining(5.0)) == ("boot-3@phone", 603, 603)
+    store.close()
+
+
+def test_a_record_stored_under_another_aor_is_replaced_not_merged(db_path: Path) -> None:
+    store = SqliteBindingStore(db_path)
+    record = BindingRecord(binding_id="b1", aor="1001", contact="sip:1001@10.0.0.1", q=None, expires=600,
+                           expires_at_wall=WALL_START + 600, refreshed_at_wall=WALL_START, call_id="c1", cseq=1,
+                           instance=None, reg_id=None, source=("10.0.0.1", 5060), transport="udp", user_agent=None,
+                           path=())
+    store.apply([record], [])
+    store.apply([dataclasses.replace(record, aor="1002", call_id="c2")], [])
+    assert [(r.aor, r.call_id) for r in store.load()] == [("1002", "c2")]
+    store.close()
