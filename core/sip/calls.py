@@ -21,7 +21,17 @@ from core.causes import HangupCause
 from core.sip.causes import cause_from_status, reason_header, status_from_cause
 from core.sip.dialog import Dialog, DialogId, DialogState, build_request
 from core.sip.headers import Headers
-from core.sip.message import NameAddr, SipRequest, SipResponse, SipUri, body_part, make_response, new_branch, new_tag
+from core.sip.message import (
+    NameAddr,
+    SipRequest,
+    SipResponse,
+    SipUri,
+    body_part,
+    make_response,
+    new_branch,
+    new_tag,
+    random_hex,
+)
 from core.sip.sdp import Direction, MediaDescription, SdpError, SessionDescription
 from core.sip.session import (
     CallAnswered,
@@ -343,7 +353,7 @@ class CallHandling:
         display = f'"{_quote(from_display)}" ' if from_display else ""
         from_value = f"{display}<sip:{from_user}@{host}>;tag={tag}"
         to_value = f"<{to_uri or uri}>"
-        call_id = f"{secrets.token_hex(12)}@{_via_host(self.settings.host)}"
+        call_id = f"{random_hex(12)}@{_via_host(self.settings.host)}"
         headers: list[tuple[str, str]] = [
             ("Via", self._via(transport)),
             ("Max-Forwards", "70"),

@@ -25,6 +25,7 @@ from core.sip.message import (
     check_request,
     make_response,
     parse_message,
+    random_hex,
 )
 from core.sip.qualify import QualifyClient
 from core.sip.registrar import LocationService
@@ -246,7 +247,7 @@ class SipEndpoint(CallHandling, RegistrationClient, QualifyClient):
                 headers: tuple[tuple[str, str], ...] = ()) -> SipResponse:
         """Send a response on a server transaction (a tag is added to To for final responses)."""
         if to_tag is None and status >= 200 and not request.to.tag:
-            to_tag = secrets.token_hex(6)
+            to_tag = random_hex(6)
         response = make_response(request, status, reason, to_tag=to_tag)
         for name, value in headers:
             response.add_header(name, value)
