@@ -7,6 +7,7 @@ import csv
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -122,3 +123,50 @@ def test_sqlite_batch_is_one_transaction(tmp_path: Path) -> None:
     backend.close()
     database = sqlite3.connect(tmp_path / "cdr.sqlite")
     assert [r[0] for r in database.execute("SELECT uniqueid FROM cdr")] == ["after"]
+
+
+
+class Recorder:
+    """A backend that notes when each batch arrived and what it held."""
+
+    name = "recorder"
+
+    def __init__(self) -> None:
+        self.batches: list[tuple[float, list[str]]] = []
+
+    def write_batch(self, records: Sequence[CdrRecord]) -> None:
+        self.batches.append((time.monotonic(), [r.uniqueid for r in records]))
+
+    def close(self) -> None:
+        pass
+
+
+def test_an_idle_writer_commits_a_record_at_once() -> None:
+    recorder = Recorder()
+    writer = CdrWriter([recorder], commit_interval=1.0)
+    for name in ("first", "after a quiet while"):
+        start = time.monotonic()
+        writer.write(record(uniqueid=name))
+        assert writer.flush(5)
+        assert recorder.batches[-1][0] - start < 0.5
+        time.sleep(1.0)
+    writer.close()
+    assert [batch for _, batch in recorder.batches] == [["first"], ["after a quiet while"]]
+
+
+def test_commits_are_spaced_so_a_steady_trickle_is_written_in_batches() -> None:
+    recorder = Recorder()
+    writer = CdrWriter([recorder], commit_interval=0.05)
+    # 40 records, one every ~2.5 ms (a few hundred calls per second): a commit per record would be 40 file
+    # flushes; with commits 50 ms apart they go in a few batches, in order, none lost.
+    start = time.monotonic()
+    for index in range(40):
+        writer.write(record(uniqueid=f"r{index}"))
+        time.sleep(0.0025)
+    elapsed = time.monotonic() - start
+    assert writer.flush(5)
+    writer.close()
+    assert [uid for _, batch in recorder.batches for uid in batch] == [f"r{index}" for index in range(40)]
+    assert len(recorder.batches) <= elapsed / 0.05 + 2 < 40
+    starts = [at for at, _ in recorder.batches]
+    assert all(later - earlier >= 0.045 for earlier, later in zip(starts, starts[1:], strict=False))
