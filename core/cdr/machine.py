@@ -61,6 +61,13 @@ class CdrMachine:
         self.chains: dict[str, list[Cdr]] = {}
         self.previous: dict[str, Snapshot] = {}
         self.dialed: set[str] = set()
+        # Lower-case channel name -> the chains (unique ids, in creation order) whose CDRs have had it as
+        # Party B: with_party_b runs on every channel update and must not scan every live chain.  Entries
+        # are only ever added while a chain lives (a stale one is skipped) and go with the chain.
+        self._party_b_chains: dict[str, dict[str, int]] = {}
+        self._party_b_names: dict[str, set[str]] = {}
+        self._created = itertools.count(0)
+        self._order: dict[str, int] = {}
 
     # -- lookups --------------------------------------------------------------------------------------
 
@@ -79,15 +86,45 @@ class CdrMachine:
 
     def with_party_b(self, name: str) -> list[tuple[list[Cdr], Cdr]]:
         """Every live CDR whose Party B is the channel ``name`` (compared as ``strcasecmp`` does), with its
-        chain.  Called on every channel update, so a plain loop rather than :meth:`all_cdrs`."""
+        chain, chains in creation order.  Called on every channel update: only the chains that ever had
+        ``name`` as Party B are looked at."""
         key = name.lower()
+        candidates = self._party_b_chains.get(key)
+        if not candidates:
+            return []
         found: list[tuple[list[Cdr], Cdr]] = []
-        for chain in self.chains.values():
+        chains = self.chains
+        for uniqueid in sorted(candidates, key=candidates.__getitem__) if len(candidates) > 1 else candidates:
+            chain = chains.get(uniqueid)
+            if chain is None:
+                continue
             for cdr in chain:
                 party_b = cdr.party_b
                 if party_b is not None and party_b.snapshot.name.lower() == key:
                     found.append((chain, cdr))
         return found
+
+    def _note_party_b(self, cdr: Cdr) -> None:
+        """Index the chain of ``cdr`` under its Party B's name (after every change of Party B)."""
+        party_b = cdr.party_b
+        if party_b is None:
+            return
+        key = party_b.snapshot.name.lower()
+        uniqueid = cdr.uniqueid
+        order = self._order.get(uniqueid)
+        if order is None:
+            return  # not a live chain
+        self._party_b_chains.setdefault(key, {})[uniqueid] = order
+        self._party_b_names.setdefault(uniqueid, set()).add(key)
+
+    def _forget_chain(self, uniqueid: str) -> None:
+        self._order.pop(uniqueid, None)
+        for key in self._party_b_names.pop(uniqueid, ()):
+            chains = self._party_b_chains.get(key)
+            if chains is not None:
+                chains.pop(uniqueid, None)
+                if not chains:
+                    del self._party_b_chains[key]
 
     def is_dialed(self, snapshot: Snapshot) -> bool:
         """``snapshot_is_dialed``: the channel was created by a dial (not originated)."""
@@ -103,6 +140,7 @@ class CdrMachine:
         if not self.options.channel_default_enabled:
             root.flags |= CdrFlag.DISABLE_ALL
         self.chains[snapshot.uniqueid] = [root]
+        self._order[snapshot.uniqueid] = next(self._created)
         self.update(snapshot)
 
     def update(self, snapshot: Snapshot) -> None:
@@ -133,6 +171,7 @@ class CdrMachine:
                 self._finalize(cdr)
         records = self.records(chain)
         self.dialed.discard(uniqueid)
+        self._forget_chain(uniqueid)
         return records
 
     def finalize_all(self, uniqueid: str) -> list[tuple[CdrRecord, bool]]:
@@ -171,6 +210,7 @@ class CdrMachine:
                 self._set_cid_variables(cdr.party_b, None, peer)
             else:
                 self._swap(cdr.party_b, peer)
+            self._note_party_b(cdr)
             # The application that joined the two parties stays in the record (pre-dial handlers,
             # mid-call Gosubs must not replace it).
             cdr.flags |= CdrFlag.LOCK_APP
@@ -194,6 +234,7 @@ class CdrMachine:
                 if not _same(cdr.party_b.snapshot.name, peer.name):
                     continue
                 self._swap(cdr.party_b, peer)
+                self._note_party_b(cdr)
             cdr.disposition = self._dial_status_disposition(status)
             if cdr.disposition is Disposition.ANSWERED:
                 self._transition(cdr, CdrState.DIALED_PENDING)
@@ -371,6 +412,7 @@ class CdrMachine:
         new.flags = root.flags & ~CdrFlag.LOCK_APP
         if last.party_b is not None:
             new.party_b = Party(last.party_b.snapshot, last.party_b.userfield, last.party_b.flags)
+            self._note_party_b(new)
             if CdrFlag.KEEP_VARS in options:
                 new.party_b.copy_variables(last.party_b)
         new.start, new.answer = last.start, last.answer
@@ -643,3 +685,4 @@ class CdrMachine:
         if cdr.party_b is None:
             cdr.party_b = Party(source.snapshot)
         cdr.party_b.copy_from(source)
+        self._note_party_b(cdr)

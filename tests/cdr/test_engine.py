@@ -412,3 +412,27 @@ def test_records_are_written_at_hangup_by_default() -> None:
     world.hangup(alice)
     assert len(world.records) == 1
     assert world.engine.current(alice.name) is None
+
+
+def test_records_are_right_with_many_calls_up_at_once_and_nothing_is_kept_after() -> None:
+    # Party B lookups run on every channel update: with 50 calls overlapping, each call's record still
+    # names its own parties, and once every channel is gone the engine keeps nothing of them.
+    world = World()
+    calls = []
+    for index in range(50):
+        caller = world.inbound(f"caller{index}", str(1000 + index), "", exten=str(2000 + index))
+        world.app(caller, "Dial", f"SIP/callee{index}", exten=str(2000 + index))
+        (callee,) = world.dial(caller, f"callee{index}")
+        world.answer(callee)
+        world.dial_end(caller, callee, "ANSWER")
+        world.answer(caller)
+        calls.append((caller, callee, world.bridge(caller, callee)))
+    world.clock.advance(10)
+    for caller, callee, bridge in reversed(calls):
+        world.hangup(callee)
+        world.unbridge(bridge, caller, callee)
+        world.hangup(caller)
+    assert sorted((r.channel, r.dstchannel, r.dst) for r in world.records) == sorted(
+        (caller.name, callee.name, str(2000 + index)) for index, (caller, callee, _) in enumerate(calls))
+    machine = world.engine._machine
+    assert machine.chains == {} and machine._party_b_chains == {} and machine._order == {}
