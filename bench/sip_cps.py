@@ -29,7 +29,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 SCENARIOS = REPO / "tests" / "interop" / "scenarios"
-RATES = [50, 100, 200, 300, 400, 500, 600, 800, 1000, 1200, 1500, 2000, 2500]
+RATES = [10, 25, 50, 100, 200, 300, 400, 500, 600, 700, 800, 900, 1000, 1200, 1500, 2000, 2500]
 REGISTER_RATES = [500, 1000, 1500, 2000, 3000, 4000, 5000]
 
 
