@@ -670,14 +670,21 @@ def raise_fd_limit(wanted: int = 65536) -> None:
             continue
 
 
-def serve_relay(pure: bool, coalesce_us: int | None) -> int:
+def _default_relay_threads() -> int:
+    from cython_media.relay import default_threads
+
+    return default_threads()
+
+
+def serve_relay(pure: bool, coalesce_us: int | None, threads: int) -> int:
     """``--serve-relay``: create the legs for the calls asked on stdin and relay them until QUIT."""
     if pure:
         os.environ["CENTRALITA_NO_EXTENSIONS"] = "1"
     from cython_media import relay
 
     raise_fd_limit()
-    engine = relay.RelayEngine() if coalesce_us is None else relay.RelayEngine(coalesce_us=coalesce_us)
+    options = {} if coalesce_us is None else {"coalesce_us": coalesce_us}
+    engine = relay.RelayPool(threads, **options)  # as the gateway runs it ([media] relay_threads)
     for line in sys.stdin:
         words = line.split()
         if not words:
@@ -717,8 +724,11 @@ def serve_relay(pure: bool, coalesce_us: int | None) -> int:
 class OurRelay:
     name = "centralita"
 
-    def __init__(self, generator: Generator, calls: int, pure: bool, coalesce_us: int | None = None) -> None:
-        command = [sys.executable, str(Path(__file__).resolve()), "--serve-relay"] + (["--pure"] if pure else [])
+    def __init__(self, generator: Generator, calls: int, pure: bool, coalesce_us: int | None = None,
+                 threads: int = 0) -> None:
+        command = [sys.executable, str(Path(__file__).resolve()), "--serve-relay", f"--relay-threads={threads}"]
+        if pure:
+            command.append("--pure")
         if coalesce_us is not None:
             command.append(f"--coalesce-us={coalesce_us}")
         self.process = subprocess.Popen(command, preexec_fn=_renice, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -967,6 +977,8 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3, help="runs in full mode (median reported)")
     parser.add_argument("--pure", action="store_true", help="measure the pure-Python twin instead")
     parser.add_argument("--only", choices=["centralita", "rtpengine"], help="measure one relay only")
+    parser.add_argument("--relay-threads", type=int, default=0,
+                        help="threads of our relay ([media] relay_threads; 0: one per CPU like rtpengine's default)")
     parser.add_argument("--nice", type=int, default=0,
                         help="niceness of the generator and both relays (negative needs root): isolates the "
                              "measurement from other programs on a shared machine; the same for both relays")
@@ -980,7 +992,7 @@ def main() -> int:
                         help="comma-separated call counts of the ramp")
     args = parser.parse_args()
     if args.serve_relay:
-        return serve_relay(args.pure, args.coalesce_us)
+        return serve_relay(args.pure, args.coalesce_us, args.relay_threads)
     global NICE
     NICE = args.nice
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally blocks: no orphaned relays
@@ -997,7 +1009,8 @@ def main() -> int:
                              "(or --pure to measure the pure twin)") from None
     load = os.getloadavg()
     print(f"RTP relay, {len(steps)} step(s) of {measure_ms / 1000:.1f} s, G.711 20 ms (172-byte RTP), "
-          f"generator in a separate process, 127.0.0.1, {os.cpu_count()} CPUs, "
+          f"generator in a separate process, 127.0.0.1, {os.cpu_count()} CPUs, both relays with their default "
+          f"threads (ours: {args.relay_threads or _default_relay_threads()}), "
           f"load average before {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}", flush=True)
     have_rtpengine = shutil.which("rtpengine") is not None
     if not have_rtpengine and args.only != "centralita":
@@ -1030,7 +1043,8 @@ def main() -> int:
                     if skipped or (name == "rtpengine" and not have_rtpengine):
                         continue
                     relay: OurRelay | RtpEngine
-                    relay = (OurRelay(generator, max_calls, args.pure, args.coalesce_us) if name == ours_label
+                    relay = (OurRelay(generator, max_calls, args.pure, args.coalesce_us, args.relay_threads)
+                             if name == ours_label
                              else RtpEngine(workdir, generator, max_calls))
                     try:
                         results[name].append(ramp(generator, relay, steps, warmup_ms, measure_ms, name, attempts,

@@ -42,7 +42,8 @@ class MediaService:
                                       country=config.media.country, bind=config.sip.bind,
                                       rtp_timeout=float(config.rtp.timeout),
                                       hold_timeout=float(config.rtp.hold_timeout),
-                                      native_relay=config.media.native_relay)
+                                      native_relay=config.media.native_relay,
+                                      relay_threads=config.media.relay_threads)
         self.executor.media = self.engine
         self.registry.unregister("rtp show stats")
         self.registry.register("rtp show stats", self._stats, "Show the RTP ports in use",

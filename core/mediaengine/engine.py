@@ -133,10 +133,11 @@ class MediaEngineImpl:
     def __init__(self, host: str, *, port_min: int = 10000, port_max: int = 20000,
                  sounds_dir: str | Path = "/usr/share/centralita/sounds", country: str = "us",
                  bind: str | None = None, rtp_timeout: float = 0.0, hold_timeout: float = 0.0,
-                 native_relay: bool = True) -> None:
+                 native_relay: bool = True, relay_threads: int = 0) -> None:
         self.host = host
         self.native_relay = native_relay
-        self._relay: native.RelayEngine | None = None
+        self.relay_threads = relay_threads  # 0: one per CPU (at most 4)
+        self._relay: native.RelayPool | None = None
         self._relay_reader = False
         self.relays: dict[int, tuple[RtpPort, RtpPort]] = {}  # the native relay's pairs
         self.rtp_timeout = rtp_timeout
@@ -276,14 +277,16 @@ class MediaEngineImpl:
                 return False
         return first.codec == second.codec
 
-    def _relay_engine(self) -> native.RelayEngine:
+    def _relay_engine(self) -> native.RelayPool:
         from cython_media import relay as native  # loaded with the first relayed bridge
 
         relay = self._relay
         if relay is None:
-            relay = self._relay = native.RelayEngine()
+            relay = self._relay = native.RelayPool(self.relay_threads)
         if not self._relay_reader:
-            asyncio.get_running_loop().add_reader(relay.fileno(), self._relay_events)
+            loop = asyncio.get_running_loop()
+            for fd in relay.filenos():
+                loop.add_reader(fd, self._relay_events)
             self._relay_reader = True
         relay.start()
         return relay
@@ -423,7 +426,9 @@ class MediaEngineImpl:
         if relay is not None:
             if self._relay_reader:
                 with contextlib.suppress(RuntimeError):
-                    asyncio.get_running_loop().remove_reader(relay.fileno())
+                    loop = asyncio.get_running_loop()
+                    for fd in relay.filenos():
+                        loop.remove_reader(fd)
                 self._relay_reader = False
             relay.close()
 

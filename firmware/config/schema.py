@@ -322,6 +322,9 @@ class MediaConfig:
     country: str = setting("us", pattern=r"[a-z]{2}", doc="tone zone for indications (dial, ring, busy, ...)")
     native_relay: bool = setting(True, doc="relay same-codec bridges between RTP legs in the native relay thread "
                                            "(off: every packet goes through the event loop)")
+    relay_threads: int = setting(0, min=0, max=64,
+                                 doc="threads of the native relay, each relaying its share of the pairs "
+                                     "(0: one per CPU, at most 4)")
 
 
 _COUNTRIES = r"[a-z]{2}"
