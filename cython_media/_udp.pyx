@@ -10,7 +10,6 @@ the GIL (the calls never block: the socket is non-blocking).
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from libc.errno cimport EAGAIN, EINTR, errno
-from libc.stdint cimport uint16_t, uint32_t, uint8_t
 from libc.stdlib cimport malloc
 from libc.string cimport memcpy, memset
 
@@ -24,55 +23,23 @@ __all__ = ["recv_many", "send_many"]
 cdef extern from "<errno.h>" nogil:
     int EWOULDBLOCK
 
-cdef extern from "<sys/uio.h>" nogil:
-    struct iovec:
-        void *iov_base
-        size_t iov_len
-
-cdef extern from "<sys/socket.h>" nogil:
-    ctypedef unsigned int socklen_t
-    ctypedef unsigned short sa_family_t
-    struct sockaddr:
-        sa_family_t sa_family
-    struct sockaddr_storage:
-        sa_family_t ss_family
-    struct msghdr:
-        void *msg_name
-        socklen_t msg_namelen
-        iovec *msg_iov
-        size_t msg_iovlen
-        void *msg_control
-        size_t msg_controllen
-        int msg_flags
-    struct mmsghdr:
-        msghdr msg_hdr
-        unsigned int msg_len
-    int recvmmsg(int sockfd, mmsghdr *msgvec, unsigned int vlen, int flags, void *timeout)
-    int sendmmsg(int sockfd, mmsghdr *msgvec, unsigned int vlen, int flags)
-    int AF_INET
-    int AF_INET6
-
-cdef extern from "<netinet/in.h>" nogil:
-    struct in_addr:
-        uint32_t s_addr
-    struct in6_addr:
-        uint8_t s6_addr[16]
-    struct sockaddr_in:
-        sa_family_t sin_family
-        uint16_t sin_port
-        in_addr sin_addr
-    struct sockaddr_in6:
-        sa_family_t sin6_family
-        uint16_t sin6_port
-        uint32_t sin6_flowinfo
-        in6_addr sin6_addr
-        uint32_t sin6_scope_id
-    uint16_t htons(uint16_t)
-    uint16_t ntohs(uint16_t)
-
-cdef extern from "<arpa/inet.h>" nogil:
-    int inet_pton(int af, const char *src, void *dst)
-    const char *inet_ntop(int af, const void *src, char *dst, socklen_t size)
+from cython_media._sockets cimport (
+    iovec,
+    socklen_t,
+    sockaddr_storage,
+    msghdr,
+    mmsghdr,
+    recvmmsg,
+    sendmmsg,
+    AF_INET,
+    AF_INET6,
+    sockaddr_in,
+    sockaddr_in6,
+    htons,
+    ntohs,
+    inet_pton,
+    inet_ntop,
+)
 
 
 cdef enum:
