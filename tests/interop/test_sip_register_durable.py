@@ -12,7 +12,7 @@ from __future__ import annotations
 import shutil
 import signal
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -30,20 +30,6 @@ def gateway(tmp_path: Path, gateway_factory: Callable[..., GatewayProcess]) -> G
     shutil.copy(DEFAULT_CONFIG, config)
     (tmp_path / "extensions.conf").write_text("[internal]\nexten => _100X,1,Dial(SIP/${EXTEN},5)\n")
     return gateway_factory("--config", str(config))
-
-
-@pytest.fixture
-def phones(gateway: GatewayProcess, tmp_path: Path) -> Iterator[Callable[[], Sipp]]:
-    made: list[Sipp] = []
-
-    def make() -> Sipp:
-        phone = Sipp(("127.0.0.1", gateway.sip_port), tmp_path)
-        made.append(phone)
-        return phone
-
-    yield make
-    for phone in made:
-        phone.stop()
 
 
 def kill_and_restart(gateway: GatewayProcess) -> None:

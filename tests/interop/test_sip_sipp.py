@@ -10,7 +10,7 @@ import re
 import shutil
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -39,20 +39,6 @@ def gateway(tmp_path: Path, gateway_factory: Callable[..., GatewayProcess]) -> G
     shutil.copy(DEFAULT_CONFIG, config)
     (tmp_path / "extensions.conf").write_text(PLAN)
     return gateway_factory("--config", str(config))
-
-
-@pytest.fixture
-def phones(gateway: GatewayProcess, tmp_path: Path) -> Iterator[Callable[[], Sipp]]:
-    made: list[Sipp] = []
-
-    def make() -> Sipp:
-        phone = Sipp(("127.0.0.1", gateway.sip_port), tmp_path)
-        made.append(phone)
-        return phone
-
-    yield make
-    for phone in made:
-        phone.stop()
 
 
 def register(phone: Sipp, user: str, secret: str) -> None:
