@@ -5,9 +5,11 @@ The protocol is decided in a sans-IO endpoint fed with bytes and ``now``; a shel
 keeps one ``loop.call_at`` armed for the endpoint's next deadline.  Reading is batched: when the socket
 becomes readable every waiting datagram is taken with one ``recvmmsg`` (:mod:`cython_media.udp`); each is
 fed to the endpoint and its events handled (:meth:`UdpShell.flush`) before the next, and what they all
-produced leaves with one ``sendmmsg``.  Under load the batches grow by themselves, so the cost per message
-falls as the rate rises.  The socket keeps the kernel's default buffer sizes: a deeper queue only turns an
-overload into requests answered too late to count.
+produced leaves with one ``sendmmsg``.  Output made outside a read (a dialplan task answering, a timer) is
+sent at the end of the loop's current round, together with whatever the other tasks of that round produced.
+Under load the batches grow by themselves, so the cost per message falls as the rate rises.  The socket
+keeps the kernel's default buffer sizes: a deeper queue only turns an overload into requests answered too
+late to count.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class UdpShell:
         self._writable_wait = False
         self._batching = False
         self._flushing = False
+        self._send_scheduled = False
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self.local_address: Address | None = None
@@ -154,10 +157,22 @@ class UdpShell:
                     break
         finally:
             self._flushing = False
-        if not self._batching:
-            if self._udp_out:
-                self._send_queued()
-            self._arm_timer()
+        if not self._batching and not self._send_scheduled:
+            loop = self._loop
+            if loop is None:
+                self._send_round()
+            else:
+                # Everything the tasks of this round of the loop produce leaves with one sendmmsg.
+                self._send_scheduled = True
+                loop.call_soon(self._send_round)
+
+    def _send_round(self) -> None:
+        self._send_scheduled = False
+        if self._batching:
+            return  # a read batch is under way: it sends and re-arms the timer when it ends
+        if self._udp_out:
+            self._send_queued()
+        self._arm_timer()
 
     def send_datagram(self, data: bytes, destination: Address) -> None:
         """Queue one datagram; it leaves with the rest of this round's output."""

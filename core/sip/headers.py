@@ -15,6 +15,7 @@ from typing import Any
 
 from core.sip.uri import (
     HOST_FAST,
+    PARSE_CACHE_SIZE,
     SIP_URI_FAST,
     USER_CHARS_IN_ADDR_SPEC,
     SipParseError,
@@ -102,6 +103,9 @@ _ADDR_SPEC_FAST = re.compile(
     rf"(sips?):(?:([{USER_CHARS_IN_ADDR_SPEC}]+)@)?{HOST_FAST}(?::([0-9]{{1,5}}))?({_FAST_PARAMS})"
 ).fullmatch
 _CSEQ = re.compile(rf"([0-9]{{1,20}})[ \t]+({_TOKEN})")
+
+_ADDRESS_CACHE: dict[str, NameAddr] = {}
+_VIA_CACHE: dict[str, Via] = {}
 
 RFC_METHODS = frozenset(
     {"ACK", "BYE", "CANCEL", "INFO", "INVITE", "MESSAGE", "NOTIFY", "OPTIONS", "PRACK", "PUBLISH", "REFER",
@@ -217,7 +221,21 @@ class NameAddr:
         An addr-spec whose URI contains '?' or ',' must be a name-addr (RFC 3261 §20.10; RFC 4475
         §3.1.2.13 regbadct); no whitespace is allowed inside ``<...>`` (RFC 4475 §3.1.2.14 badaspec);
         an unquoted display name is tokens only (RFC 4475 §3.1.2.15 baddn).
+
+        The same text recurs through a dialog (From and To in every request and response, a phone's
+        Contact in every call), so results are kept in a bounded cache and shared: a parsed address is
+        a read-only view, never to be changed in place.
         """
+        address = _ADDRESS_CACHE.get(text)
+        if address is None:
+            address = cls._parse(text, header)
+            if len(_ADDRESS_CACHE) >= PARSE_CACHE_SIZE:
+                _ADDRESS_CACHE.clear()
+            _ADDRESS_CACHE[text] = address
+        return address
+
+    @classmethod
+    def _parse(cls, text: str, header: str) -> NameAddr:
         fast = _NAME_ADDR_FAST(text)
         if fast is not None:
             quoted, words, scheme, user, v4, name, v6, port_text, uri_params, header_params = fast.groups()
@@ -319,7 +337,20 @@ class Via:
 
     @classmethod
     def parse(cls, text: str) -> Via:
-        """Parse one via-parm. LWS is allowed around the slashes, the colon and the parameters."""
+        """Parse one via-parm. LWS is allowed around the slashes, the colon and the parameters.
+
+        A response carries the Via its request was sent with, so results are kept in a bounded cache
+        (see :meth:`NameAddr.parse`; a parsed Via is a read-only view too)."""
+        via = _VIA_CACHE.get(text)
+        if via is None:
+            via = cls._parse(text)
+            if len(_VIA_CACHE) >= PARSE_CACHE_SIZE:
+                _VIA_CACHE.clear()
+            _VIA_CACHE[text] = via
+        return via
+
+    @classmethod
+    def _parse(cls, text: str) -> Via:
         fast = _VIA_FAST(text)
         if fast is not None:
             transport, v4, name, v6, port_text, param_text = fast.groups()

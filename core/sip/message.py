@@ -98,17 +98,20 @@ class SipMessage:
     malformed, or missing where RFC 3261 §8.1.1 makes it mandatory (From, To, Call-ID, CSeq).
     ``framing_error`` is set on a request whose datagram did not match its Content-Length (the body
     is then what arrived; :func:`check_request` answers 400). ``wire_size`` is the size in octets of
-    the datagram or stream segment the message came in (0 for a message built locally).
+    the datagram or stream segment the message came in (0 for a message built locally), and ``wire`` the
+datagram itself (``b""`` for a message built locally or read from a stream): parsing it again gives the
+message as received, before any change made to it since.
     Parsed objects are views: to change a message, change its headers.
     """
 
-    __slots__ = ("headers", "body", "framing_error", "wire_size")
+    __slots__ = ("headers", "body", "framing_error", "wire_size", "wire")
 
     def __init__(self, headers: Headers | None = None, body: bytes = b"") -> None:
         self.headers = headers if headers is not None else Headers()
         self.body = body
         self.framing_error: str | None = None
         self.wire_size = 0
+        self.wire = b""
 
     # -- raw access ----------------------------------------------------------------------------
 
@@ -514,6 +517,7 @@ def parse_message(data: bytes, *, max_size: int = MAX_MESSAGE_SIZE) -> SipReques
         lines = _split_head(head)
     message = _parse_lines(lines, len(head))
     message.wire_size = size
+    message.wire = data if type(data) is bytes else bytes(data)
     body = data[body_start:]
     lengths = message.headers._index.get("content-length")
     if lengths:

@@ -130,7 +130,8 @@ class Transaction:
     response as wire bytes: the garbage collector then has no parsed message to walk for each of the ~100,000
     transactions that wait out Timers D/I/J/K/L/M at 1,000 calls/s, which more than halves the layer's cost
     with the default GC thresholds.  ``request`` and ``last_response`` re-parse those bytes on demand (an
-    equal message, not the same object)."""
+    equal message, not the same object; a received one as it arrived, e.g. without the ``received`` that
+    stamping added to its Via)."""
 
     __slots__ = ("method", "transport", "state", "branch", "created_at", "reported", "_timers", "_request",
                  "_request_wire", "_response", "_response_wire")
@@ -184,11 +185,14 @@ class Transaction:
 
     def _keep_wire_only(self, request_wire: bytes, response_wire: bytes) -> None:
         # Entering a state that only absorbs retransmissions: see the class docstring.
-        if self._request is not None:
-            self._request_wire = request_wire or self._request.encode()
+        # A received message keeps its datagram: it is stored as it came, not encoded again.
+        request = self._request
+        if request is not None:
+            self._request_wire = request_wire or request.wire or request.encode()
             self._request = None
-        if self._response is not None:
-            self._response_wire = response_wire or self._response.encode()
+        response = self._response
+        if response is not None:
+            self._response_wire = response_wire or response.wire or response.encode()
             self._response = None
 
     def __repr__(self) -> str:

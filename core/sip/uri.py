@@ -197,6 +197,11 @@ def _parse_headers(text: str, what: str) -> dict[str, str]:
     return headers
 
 
+PARSE_CACHE_SIZE = 4096
+"""Most parsed values of one kind (URIs, addresses, Vias) kept for reuse; a cache is emptied when full."""
+_URI_CACHE: dict[str, SipUri] = {}
+
+
 @dataclass(slots=True)
 class SipUri:
     """A ``sip:``, ``sips:`` or ``tel:`` URI, or an opaque URI of another scheme.
@@ -223,7 +228,20 @@ class SipUri:
         """Parse a URI (RFC 3261 §19.1.1, §25.1; RFC 3966 §3; RFC 5118 §4); raise :class:`SipParseError`.
 
         No whitespace is allowed anywhere in a URI (RFC 4475 §3.1.2.8 lwsruri, §3.1.2.14 badaspec).
+        The same URIs recur (a phone's Request-URIs, our own Contact in every in-dialog request), so
+        results are kept in a bounded cache and shared: a parsed URI is a read-only view, never to be
+        changed in place (``dataclasses.replace`` makes a changed copy).
         """
+        uri = _URI_CACHE.get(text)
+        if uri is None:
+            uri = cls._parse(text)
+            if len(_URI_CACHE) >= PARSE_CACHE_SIZE:
+                _URI_CACHE.clear()
+            _URI_CACHE[text] = uri
+        return uri
+
+    @classmethod
+    def _parse(cls, text: str) -> SipUri:
         fast = _SIP_FAST(text)
         if fast is not None:
             scheme, user, v4, name, v6, port_text, param_text = fast.groups()
