@@ -185,9 +185,13 @@ message as received, before any change made to it since.
     @property
     def call_id(self) -> str:
         """The Call-ID (RFC 3261 §20.8), compared case-sensitively."""
-        value = self._single("call-id", "Call-ID")
-        if _CALL_ID_OK(value) is None:
-            raise SipParseError("Malformed Call-ID", "Call-ID")
+        parsed = self.headers._parsed
+        value: str | None = parsed.get("call-id")
+        if value is None:
+            value = self._single("call-id", "Call-ID")
+            if _CALL_ID_OK(value) is None:
+                raise SipParseError("Malformed Call-ID", "Call-ID")
+            parsed["call-id"] = value
         return value
 
     @property
