@@ -20,7 +20,7 @@ from core.callerid import CallerId
 from core.causes import HangupCause
 from core.sip.causes import cause_from_status, reason_header, status_from_cause
 from core.sip.dialog import Dialog, DialogId, DialogState, build_request
-from core.sip.headers import Headers
+from core.sip.headers import Headers, own_via
 from core.sip.message import (
     NameAddr,
     SipRequest,
@@ -379,8 +379,8 @@ class CallHandling:
         return call
 
     def _via(self, transport: Transport) -> str:
-        return f"SIP/2.0/{transport.upper()} {_via_host(self.settings.host)}:{self.settings.port};" \
-               f"branch={new_branch()};rport"
+        sent_by = f"SIP/2.0/{transport.upper()} {_via_host(self.settings.host)}:{self.settings.port}"
+        return own_via(sent_by, new_branch())
 
     def on_call_response(self, transaction: object, response: SipResponse, now: float) -> bool:
         """Route a response to the call it belongs to; False when it is not a call's."""

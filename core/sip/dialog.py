@@ -13,7 +13,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from enum import Enum
 
-from core.sip.headers import Headers
+from core.sip.headers import Headers, own_via
 from core.sip.message import NameAddr, SipRequest, SipResponse, SipUri, new_branch
 
 DialogId = tuple[str, str, str]
@@ -176,7 +176,7 @@ class Dialog:
             routes = [str(r) for r in route_set]
         port = f":{self.via_port}" if self.via_port else ""
         headers: list[tuple[str, str]] = [
-            ("Via", f"SIP/2.0/{self.transport.upper()} {self.via_host}{port};branch={branch or new_branch()};rport"),
+            ("Via", own_via(f"SIP/2.0/{self.transport.upper()} {self.via_host}{port}", branch or new_branch())),
             ("Max-Forwards", "70"),
             ("From", str(self.local_uri)),
             ("To", str(self.remote_uri)),

@@ -428,6 +428,30 @@ class Via:
         return text + _format_params(self.params) if self.params else text
 
 
+_SENT_BY: dict[str, Via] = {}
+
+
+def own_via(sent_by: str, branch: str) -> str:
+    """The Via value of a request this element sends: ``sent_by`` (``SIP/2.0/UDP host:port``) with the
+    ``branch`` and an ``rport`` asking for symmetric responses (RFC 3261 §8.1.1.7, RFC 3581 §3).
+
+    Its parsed form is put in the Via cache (:meth:`Via.parse`) at once, built from ``sent_by`` parsed
+    once: the transaction layer reads the Via of every request it sends, and the responses echo it."""
+    text = f"{sent_by};branch={branch};rport"
+    base = _SENT_BY.get(sent_by)
+    if base is None:
+        try:
+            base = Via.parse(sent_by)
+        except SipParseError:
+            return text  # left for the transaction layer to refuse, as any request with a bad Via
+        if len(_SENT_BY) < 64:
+            _SENT_BY[sent_by] = base
+    if len(_VIA_CACHE) >= PARSE_CACHE_SIZE:
+        _VIA_CACHE.clear()
+    _VIA_CACHE[text] = Via(base.transport, base.host, base.port, {"branch": branch, "rport": None}, base.protocol)
+    return text
+
+
 @dataclass(slots=True, frozen=True)
 class CSeq:
     """The CSeq header (RFC 3261 §20.16): sequence number and method (case-sensitive)."""

@@ -664,3 +664,30 @@ def test_sdp_part_of_a_sip_t_multipart_body() -> None:
 def test_body_part_of_a_plain_body_and_of_a_multipart_without_boundary() -> None:
     assert body_part(_with_body("application/sdp", b"v=0\r\n"), "application/sdp") == b"v=0\r\n"
     assert body_part(_with_body("multipart/mixed", b"--x\r\n\r\nv=0\r\n--x--\r\n"), "application/sdp") is None
+
+
+@pytest.mark.parametrize(
+    "sent_by",
+    ["SIP/2.0/UDP 192.0.2.10:5060", "SIP/2.0/TCP [2001:db8::7]:5070", "SIP/2.0/UDP pbx.example.net"],
+)
+def test_the_via_of_a_request_we_send_reads_as_its_text_does(sent_by: str) -> None:
+    """The Via we put in our requests is read from a cache filled when it is made: what is read must be
+    what the text on the wire says, for the request and for the responses that echo it."""
+    from core.sip.headers import _VIA_CACHE, own_via
+
+    text = own_via(sent_by, "z9hG4bK-own-1")
+    assert text == f"{sent_by};branch=z9hG4bK-own-1;rport"
+    remembered = Via.parse(text)
+    _VIA_CACHE.clear()
+    fresh = Via.parse(text)
+    assert fresh is not remembered
+    assert remembered == fresh
+    assert (remembered.branch, remembered.rport, str(remembered)) == ("z9hG4bK-own-1", "", text)
+
+
+def test_a_bad_sent_by_is_left_for_the_transaction_layer_to_refuse() -> None:
+    from core.sip.headers import own_via
+
+    text = own_via("SIP/2.0/UDP bad host", "z9hG4bK-own-2")
+    with pytest.raises(SipParseError):
+        Via.parse(text)
