@@ -213,6 +213,8 @@ class NameAddr:
     display_name: str | None
     uri: SipUri
     params: dict[str, str | None] = field(default_factory=dict)
+    # The text, made on the first str(): an address is a value, never changed in place once made.
+    _text: str | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def parse(cls, text: str, header: str = "To") -> NameAddr:
@@ -314,6 +316,12 @@ class NameAddr:
         return self.params.get("tag")
 
     def __str__(self) -> str:
+        text = self._text
+        if text is None:
+            text = self._text = self._format()
+        return text
+
+    def _format(self) -> str:
         address = f"<{self.uri}>"
         if self.display_name is not None:
             address = f"{quote(self.display_name)} {address}"

@@ -222,6 +222,8 @@ class SipUri:
     params: dict[str, str | None] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
     opaque: str | None = None
+    # The text, made on the first str(): a URI is a value, never changed in place once made.
+    _text: str | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def parse(cls, text: str) -> SipUri:
@@ -275,6 +277,12 @@ class SipUri:
         return self.scheme == "sip" or self.scheme == "sips"
 
     def __str__(self) -> str:
+        text = self._text
+        if text is None:
+            text = self._text = self._format()
+        return text
+
+    def _format(self) -> str:
         scheme = self.scheme
         if self.opaque is not None and not (scheme == "sip" or scheme == "sips" or scheme == "tel"):
             return f"{scheme}:{self.opaque}"
