@@ -2,7 +2,9 @@
 
 Each step offers a call rate for a few seconds (SIPp's built-in ``uac``: INVITE, 100/180/200, ACK, BYE
 right away; no media) and counts failed calls and INVITE retransmissions; the highest rate with every call
-successful and no retransmission is the clean rate.  centralita routes the calls through its dialplan
+successful and no retransmission is the clean rate.  After the first failing step, two more steps bisect
+between it and the clean rate below (to the nearest 10/s), after a pause that lets the failed step's
+retransmissions die down.  centralita routes the calls through its dialplan
 (``Dial(SIP/uas/${EXTEN})`` over a trunk, SDP passed through as sippy does: ``sip.direct_media``) with CDRs
 off, then on; sippy's ``b2bua_simple`` (PyPI ``sippy``)
 forwards them to the same SIPp uas.  Also: REGISTERs per second with digest authentication, and the memory
@@ -25,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -181,30 +184,55 @@ class Ramp:
         return True
 
 
-def ramp(pid: int, port: int, workdir: Path, rates: list[int], seconds: float) -> Ramp:
+REFINE_STEPS = 2  # bisections between the highest clean rate and the first failing one
+SETTLE_SECONDS = 5.0  # pause before a bisection step: the failed step's retransmissions die down
+
+
+def climb(rates: list[int], run: Callable[[int], tuple[tuple[bool, int, int, int], int, float]]) -> Ramp:
+    """Raise the rate through ``rates`` until a step fails, then bisect between the highest clean rate and
+    the failing one (to the nearest 10/s) so that the figure is not just the coarse step below.
+    ``run(rate)`` returns SIPp's outcome, the count expected and the server's CPU seconds."""
     result = Ramp()
+    failed_at = 0
     for rate in rates:
+        if not result.step(rate, *run(rate)):
+            failed_at = rate
+            break
+    low, high = result.best, failed_at
+    for _ in range(REFINE_STEPS if low and high else 0):
+        middle = round((low + high) / 20) * 10
+        if not low < middle < high:
+            break
+        time.sleep(SETTLE_SECONDS)
+        if result.step(middle, *run(middle)):
+            low = middle
+        else:
+            high = middle
+    return result
+
+
+def ramp(pid: int, port: int, workdir: Path, rates: list[int], seconds: float) -> Ramp:
+    def run(rate: int) -> tuple[tuple[bool, int, int, int], int, float]:
         calls = int(rate * seconds)
         before = cpu_seconds(pid)
         outcome = sipp("-sn", "uac", f"127.0.0.1:{port}", "-s", "1000", "-i", "127.0.0.1", "-p", str(free_port()),
                        "-r", str(rate), "-m", str(calls), "-timeout", f"{int(seconds) + 20}s", cwd=workdir,
                        timeout=seconds + 60)
-        if not result.step(rate, outcome, calls, cpu_seconds(pid) - before):
-            break
-    return result
+        return outcome, calls, cpu_seconds(pid) - before
+
+    return climb(rates, run)
 
 
 def register_ramp(pid: int, port: int, workdir: Path, rates: list[int], seconds: float) -> Ramp:
-    result = Ramp()
-    for rate in rates:
+    def run(rate: int) -> tuple[tuple[bool, int, int, int], int, float]:
         count = int(rate * seconds)
         before = cpu_seconds(pid)
         outcome = sipp(f"127.0.0.1:{port}", "-sf", str(SCENARIOS / "register.xml"), "-s", "1001", "-au", "1001",
                        "-ap", "bench-secret", "-i", "127.0.0.1", "-p", str(free_port()), "-r", str(rate), "-m",
                        str(count), "-timeout", f"{int(seconds) + 20}s", cwd=workdir, timeout=seconds + 60)
-        if not result.step(rate, outcome, count, cpu_seconds(pid) - before):
-            break
-    return result
+        return outcome, count, cpu_seconds(pid) - before
+
+    return climb(rates, run)
 
 
 def rss_mb(pid: int) -> float:
