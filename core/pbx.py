@@ -118,6 +118,10 @@ class Pbx:
         """Live channels, oldest first."""
         return list(self._channels.values())
 
+    def channel_named(self, name: str) -> Channel | None:
+        """The live channel with exactly this name (no prefix matching: for lookups made per event)."""
+        return self._channels.get(name)
+
     def find_channel(self, name: str) -> Channel | None:
         """A live channel by its full name, or by a prefix that matches exactly one channel."""
         channel = self._channels.get(name)

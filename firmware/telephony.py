@@ -143,7 +143,7 @@ class CdrService:
         # The backends fsync; the writer thread does it for batches, off the event loop.
         self.writer = CdrWriter(backends)
         self.backend_names = [backend.name for backend in backends]
-        t.cdr = CdrEngine(t.bus, t.pbx.find_channel, [self.writer], options=options,
+        t.cdr = CdrEngine(t.bus, t.pbx.channel_named, [self.writer], options=options,
                           runs_hangup_logic=lambda name: t.executor.context_of(name) is not None)
         t.executor.cdr_engine = t.cdr
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from core.cdr.machine import CdrMachine
@@ -118,6 +118,9 @@ class _Tracked:
     hung_up: bool = False
     dead: bool = False
     bridge: str | None = None
+    # The last snapshot made and what it was made of: most events change nothing in it.
+    last_snapshot: Snapshot | None = field(default=None, repr=False, compare=False)
+    last_fields: tuple[object, ...] = field(default=(), repr=False, compare=False)
 
 
 class CdrView:
@@ -178,6 +181,9 @@ class CdrEngine:
         self._channel_amaflags = channel_amaflags
         self._machine = CdrMachine(options, self._now)
         self._channels: dict[str, _Tracked] = {}
+        # The same channels by lower-case name, oldest first: events name channels, and a scan of every
+        # live channel per event made the engine's cost grow with the number of calls up.
+        self._names: dict[str, list[_Tracked]] = {}
         self._bridges: dict[str, list[str]] = {}
         self.records_written = 0
         self._closed = False
@@ -268,6 +274,7 @@ class CdrEngine:
             self._machine.update(self._snapshot(tracked))
             self._post(self._machine.finalize_all(tracked.uniqueid))
         self._channels.clear()
+        self._names.clear()
         for backend in self.backends:
             try:
                 backend.close()
@@ -302,6 +309,7 @@ class CdrEngine:
                            context=event.context, exten=event.exten, caller=event.caller, state=event.state,
                            amaflags=self.options.default_amaflags, linkedid=event.uniqueid)
         self._channels[event.uniqueid] = tracked
+        self._names.setdefault(event.channel.lower(), []).append(tracked)
         self._machine.create(self._snapshot(tracked))
 
     def _on_state(self, event: ChannelStateChanged) -> None:
@@ -384,11 +392,18 @@ class CdrEngine:
         return Instant(self._wallclock(), self._monotonic())
 
     def _by_name(self, name: str) -> _Tracked | None:
-        lowered = name.lower()
-        for tracked in self._channels.values():
-            if tracked.name.lower() == lowered:
-                return tracked
-        return None
+        same = self._names.get(name.lower())
+        return same[0] if same else None
+
+    def _forget(self, tracked: _Tracked) -> None:
+        self._channels.pop(tracked.uniqueid, None)
+        key = tracked.name.lower()
+        same = self._names.get(key, [])
+        kept = [other for other in same if other is not tracked]
+        if kept:
+            self._names[key] = kept
+        else:
+            self._names.pop(key, None)
 
     def _tracked(self, name: str, uniqueid: str) -> _Tracked | None:
         """The channel of an event; one the engine has not seen yet is picked up from now on."""
@@ -424,14 +439,18 @@ class CdrEngine:
                 tracked.cause = int(channel.hangup_cause)
             if self._channel_amaflags is not None:
                 tracked.amaflags = self._channel_amaflags(channel)
-        return Snapshot(
-            name=tracked.name, uniqueid=tracked.uniqueid, linkedid=tracked.linkedid,
-            caller_name=tracked.caller.name, caller_number=tracked.caller.number, dnid=tracked.dnid,
-            accountcode=tracked.accountcode, amaflags=tracked.amaflags, context=tracked.context,
-            exten=tracked.exten, priority=tracked.priority, appl=tracked.appl, data=tracked.data,
-            state=tracked.state, cause=tracked.cause, created=tracked.created,
-            hangup_exec=tracked.hangup_exec, dead=tracked.dead,
-        )
+        caller = tracked.caller
+        fields = (tracked.name, tracked.uniqueid, tracked.linkedid, caller.name, caller.number, tracked.dnid,
+                  tracked.accountcode, tracked.amaflags, tracked.context, tracked.exten, tracked.priority,
+                  tracked.appl, tracked.data, tracked.state, tracked.cause, tracked.created, tracked.hangup_exec,
+                  tracked.dead)
+        last = tracked.last_snapshot
+        if last is not None and fields == tracked.last_fields:
+            return last
+        snapshot = Snapshot(*fields)  # the fields in Snapshot's order
+        tracked.last_snapshot = snapshot
+        tracked.last_fields = fields
+        return snapshot
 
     def _sync(self, channel_name: str) -> _Tracked | None:
         """Bring the records up to date with the live channel (Asterisk publishes a snapshot for every
@@ -460,7 +479,7 @@ class CdrEngine:
         tracked.dead = True
         self._machine.update(self._snapshot(tracked))
         records = self._machine.destroy(tracked.uniqueid)
-        self._channels.pop(tracked.uniqueid, None)
+        self._forget(tracked)
         self._post(records)
 
     def _post(self, records: list[tuple[CdrRecord, bool]]) -> None:
