@@ -15,7 +15,6 @@ from typing import Any
 
 from core.sip.uri import (
     HOST_FAST,
-    PARSE_CACHE_SIZE,
     SIP_URI_FAST,
     USER_CHARS_IN_ADDR_SPEC,
     SipParseError,
@@ -24,6 +23,7 @@ from core.sip.uri import (
     fast_host,
     fast_port,
     format_host,
+    remember,
     split_params,
 )
 
@@ -230,10 +230,7 @@ class NameAddr:
         """
         address = _ADDRESS_CACHE.get(text)
         if address is None:
-            address = cls._parse(text, header)
-            if len(_ADDRESS_CACHE) >= PARSE_CACHE_SIZE:
-                _ADDRESS_CACHE.clear()
-            _ADDRESS_CACHE[text] = address
+            address = remember(_ADDRESS_CACHE, text, cls._parse(text, header))
         return address
 
     @classmethod
@@ -351,10 +348,7 @@ class Via:
         (see :meth:`NameAddr.parse`; a parsed Via is a read-only view too)."""
         via = _VIA_CACHE.get(text)
         if via is None:
-            via = cls._parse(text)
-            if len(_VIA_CACHE) >= PARSE_CACHE_SIZE:
-                _VIA_CACHE.clear()
-            _VIA_CACHE[text] = via
+            via = remember(_VIA_CACHE, text, cls._parse(text))
         return via
 
     @classmethod
@@ -454,9 +448,8 @@ def own_via(sent_by: str, branch: str) -> str:
             return text  # left for the transaction layer to refuse, as any request with a bad Via
         if len(_SENT_BY) < 64:
             _SENT_BY[sent_by] = base
-    if len(_VIA_CACHE) >= PARSE_CACHE_SIZE:
-        _VIA_CACHE.clear()
-    _VIA_CACHE[text] = Via(base.transport, base.host, base.port, {"branch": branch, "rport": None}, base.protocol)
+    remember(_VIA_CACHE, text, Via(base.transport, base.host, base.port, {"branch": branch, "rport": None},
+                                   base.protocol))
     return text
 
 

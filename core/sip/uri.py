@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field
+from typing import TypeVar
 from urllib.parse import unquote_to_bytes
 
 
@@ -200,6 +201,15 @@ def _parse_headers(text: str, what: str) -> dict[str, str]:
 PARSE_CACHE_SIZE = 4096
 """Most parsed values of one kind (URIs, addresses, Vias) kept for reuse; a cache is emptied when full."""
 _URI_CACHE: dict[str, SipUri] = {}
+_T = TypeVar("_T")
+
+
+def remember(cache: dict[str, _T], text: str, value: _T) -> _T:
+    """Keep ``value``, parsed from ``text``, in one of the parse caches (emptied when full); returns it."""
+    if len(cache) >= PARSE_CACHE_SIZE:
+        cache.clear()
+    cache[text] = value
+    return value
 
 
 @dataclass(slots=True)
@@ -236,10 +246,7 @@ class SipUri:
         """
         uri = _URI_CACHE.get(text)
         if uri is None:
-            uri = cls._parse(text)
-            if len(_URI_CACHE) >= PARSE_CACHE_SIZE:
-                _URI_CACHE.clear()
-            _URI_CACHE[text] = uri
+            uri = remember(_URI_CACHE, text, cls._parse(text))
         return uri
 
     @classmethod
