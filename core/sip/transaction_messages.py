@@ -107,15 +107,21 @@ def _same_address(host: str, source_host: str) -> bool:
 
 
 def replace_top_via(message: SipRequest, top: Via) -> None:
-    """Put ``top`` in place of the message's topmost Via value, leaving every other value as it was."""
+    """Put ``top`` in place of the message's topmost Via value, leaving every other value as it was.
+
+    The message's parsed Vias stay parsed: ``top`` followed by the others as they were (rewriting the header
+    drops the parsed view, and every request received is stamped, so parsing them all again would be paid
+    on each one)."""
+    vias = message.vias
     lines = message.headers.get_all("Via")
     if len(lines) == 1 and "," not in lines[0]:
         message.headers.replace_first("Via", str(top))
-        return
-    first = split_list(lines[0])
-    first[0] = str(top)
-    lines[0] = ", ".join(first)
-    message.set_header("Via", ", ".join(lines))
+    else:
+        first = split_list(lines[0])
+        first[0] = str(top)
+        lines[0] = ", ".join(first)
+        message.set_header("Via", ", ".join(lines))
+    message.headers._parsed["via"] = [top, *vias[1:]]
 
 
 def stamp_via(request: SipRequest, source: Address, *, force_rport: bool = False) -> Via:

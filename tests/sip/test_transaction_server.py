@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from core.sip.message import SipRequest, SipResponse, make_response
+from core.sip.message import SipRequest, SipResponse, make_response, parse_message
 from core.sip.transaction import (
     AckReceived,
     CancelReceived,
@@ -341,6 +341,28 @@ def test_via_stamping_and_response_destination(via: str, source: Address, receiv
     echoed = clock.sent[-1].message.vias[0]
     assert echoed.received == received and (echoed.rport or None) == rport
     assert response.vias[0].branch == top.branch
+
+
+@pytest.mark.parametrize("source", [("203.0.113.9", 1024), ("2001:db8::2", 7000)])
+@pytest.mark.parametrize("extra_vias", [
+    (),                                                          # one Via line
+    ("Via: SIP/2.0/UDP 198.51.100.1:5060;branch=z9hG4bK-p1",),   # a proxy's Via on a second line
+])
+@pytest.mark.parametrize("top", [
+    "SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bK-v1;rport",
+    "SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bK-v2, SIP/2.0/UDP 198.51.100.2;branch=z9hG4bK-p2",  # a comma list
+])
+def test_stamped_vias_read_as_the_stamped_text_parses(top: str, extra_vias: tuple[str, ...],
+                                                      source: Address) -> None:
+    # The transaction layer keeps the Vias it stamped parsed; what the TU reads must be what the rewritten
+    # header says, top and the others, as a fresh parse of the message gives them.
+    clock, transaction = serve(request("OPTIONS", via=top, extra=extra_vias), source=source)
+    stamped = transaction.request
+    assert stamped.vias[0].received == source[0]
+    fresh = parse_message(stamped.encode())
+    assert stamped.vias == fresh.vias
+    assert [str(via) for via in stamped.vias] == [str(via) for via in fresh.vias]
+    assert len(stamped.vias) == 1 + top.count(",") + len(extra_vias)
 
 
 @pytest.mark.parametrize("via", [
