@@ -269,29 +269,30 @@ class CallHandling:
         call.state = CallState.ANSWERED
         call.retransmit_interval = self.settings.t1
         deadline = call.ack_deadline = now + 64 * self.settings.t1
-
-        def fire(at: float) -> None:
-            if call.state is not CallState.ANSWERED or call.final_response is not response:
-                return  # ACKed, ended, or superseded by the 2xx of a later re-INVITE
-            if at >= deadline:
-                cause = call.bye_pending
-                call.bye_pending = None
-                if cause is not None:
-                    self._send_bye(call, cause, at)  # our own hang-up, already known to the driver
-                    return
-                log.warning("no ACK for the 200 OK of %s: ending the call", call.call_id)
-                self._send_bye(call, HangupCause.RECOVERY_ON_TIMER_EXPIRE, at)
-                self._ended(call, HangupCause.RECOVERY_ON_TIMER_EXPIRE)
-                return
-            self.send_direct(response, call.peer, call.transport)
-            call.retransmit_interval = min(call.retransmit_interval * 2, self.settings.t2)
-            arm(min(at + call.retransmit_interval, deadline))
-
-        def arm(when: float) -> None:
-            call.retransmit_timer = self.timers.call_at(when, fire)
-
         _cancel(call.retransmit_timer)
-        arm(now + self.settings.t1 if call.transport == "udp" else deadline)
+        self._arm_2xx(call, response, deadline, now + self.settings.t1 if call.transport == "udp" else deadline)
+
+    def _arm_2xx(self, call: SipCall, response: SipResponse, deadline: float, when: float) -> None:
+        # A partial of a method, not closures that call each other: those would form a reference cycle holding
+        # the call, its dialog and its messages until the garbage collector finds it, for every call answered.
+        call.retransmit_timer = self.timers.call_at(when, functools.partial(self._fire_2xx, call, response, deadline))
+
+    def _fire_2xx(self, call: SipCall, response: SipResponse, deadline: float, at: float) -> None:
+        if call.state is not CallState.ANSWERED or call.final_response is not response:
+            return  # ACKed, ended, or superseded by the 2xx of a later re-INVITE
+        if at >= deadline:
+            cause = call.bye_pending
+            call.bye_pending = None
+            if cause is not None:
+                self._send_bye(call, cause, at)  # our own hang-up, already known to the driver
+                return
+            log.warning("no ACK for the 200 OK of %s: ending the call", call.call_id)
+            self._send_bye(call, HangupCause.RECOVERY_ON_TIMER_EXPIRE, at)
+            self._ended(call, HangupCause.RECOVERY_ON_TIMER_EXPIRE)
+            return
+        self.send_direct(response, call.peer, call.transport)
+        call.retransmit_interval = min(call.retransmit_interval * 2, self.settings.t2)
+        self._arm_2xx(call, response, deadline, min(at + call.retransmit_interval, deadline))
 
     def reject(self, call: SipCall, cause: HangupCause, now: float, *, status: int | None = None) -> None:
         """A final non-2xx for an incoming call that was not answered (with a Reason header)."""

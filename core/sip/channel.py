@@ -556,10 +556,22 @@ class SipChannelDriver(ChannelDriver):
 def _detach_ended_call(channel: Channel) -> None:
     """A gone channel whose SIP call has ended too is dropped from the call: the call itself stays for the
     transactions that absorb retransmissions (up to 64*T1, RFC 6026), but the channel, its leg and the legs
-    it dialled need not live as long (memory and garbage-collector work per call)."""
+    it dialled need not live as long (memory and garbage-collector work per call).
+
+    A gone leg also leaves the leg that dialled it (its ``requestor``'s ``peers``): the two referred to each
+    other, a cycle that only the garbage collector would have freed, with both channels and everything
+    they held, for every call dialled."""
     leg = channel.tech
-    if isinstance(leg, _Leg) and leg.call is not None and leg.call.ended and leg.call.channel is channel:
+    if not isinstance(leg, _Leg):
+        return
+    if leg.call is not None and leg.call.ended and leg.call.channel is channel:
         leg.call.channel = None
+    requestor = leg.requestor
+    if requestor is not None:
+        leg.requestor = None
+        peers = requestor.tech.peers if isinstance(requestor.tech, _Leg) else []
+        if channel in peers:
+            peers.remove(channel)
 
 
 def _requested_codec(requestor: Channel | None) -> Codec | None:

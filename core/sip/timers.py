@@ -23,8 +23,14 @@ class Timer:
         self.cancelled = False
 
     def cancel(self) -> None:
-        """Do not run (it stays in the heap until its time, then is dropped)."""
+        """Do not run.  The timer stays in the heap until its time, but lets go of its callback now, and with it
+        of what the callback holds (a call, its dialog and messages): that is freed when its owner drops it."""
         self.cancelled = True
+        self.callback = _spent
+
+
+def _spent(now: float) -> None:
+    """The callback of a timer that has run or was cancelled."""
 
 
 class TimerQueue:
@@ -55,7 +61,8 @@ class TimerQueue:
             _when, _seq, timer = heapq.heappop(heap)
             if not timer.cancelled:
                 timer.cancelled = True
-                timer.callback(now)
+                callback, timer.callback = timer.callback, _spent
+                callback(now)
                 ran += 1
         return ran
 

@@ -175,7 +175,8 @@ def test_a_call_converges_over_a_lossy_network(losses: list[bool]) -> None:
         assert side.endpoint.live_calls == {} and side.endpoint.tx.transaction_count == 0
 
 
-def _finished_call(*, reinvite: bool) -> tuple[Harness, Harness, weakref.ref[SipCall], weakref.ref[SipCall]]:
+def _finished_call(*, reinvite: bool, collect: bool = True
+                   ) -> tuple[Harness, Harness, weakref.ref[SipCall], weakref.ref[SipCall]]:
     a, b = pair()
     network = Network(a, b)
     call = dial(a)
@@ -196,7 +197,8 @@ def _finished_call(*, reinvite: bool) -> tuple[Harness, Harness, weakref.ref[Sip
     del call, far, incoming
     a.received_events.clear()
     b.received_events.clear()
-    gc.collect()
+    if collect:
+        gc.collect()
     return a, b, references[0], references[1]
 
 
@@ -204,6 +206,19 @@ def test_the_callee_side_forgets_a_finished_call() -> None:
     _a, b, _ours, theirs = _finished_call(reinvite=False)
     assert theirs() is None
     assert b.endpoint.live_calls == {} and b.endpoint.calls == {} and b.endpoint.by_client == {}
+
+
+@pytest.mark.parametrize("reinvite", [False, True])
+def test_a_finished_call_is_freed_without_the_garbage_collector(reinvite: bool) -> None:
+    # Reference counting alone frees both sides' calls once they are over: no reference cycle holds a call,
+    # its dialog and its messages until a collection (at hundreds of calls per second, those collections
+    # were about a tenth of the gateway's CPU, with pauses of tens of milliseconds).
+    gc.disable()
+    try:
+        _a, _b, ours, theirs = _finished_call(reinvite=reinvite, collect=False)
+        assert ours() is None and theirs() is None
+    finally:
+        gc.enable()
 
 
 @pytest.mark.parametrize("reinvite", [False, True])
