@@ -14,7 +14,7 @@ import logging
 import re
 import secrets
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from core.callerid import CallerId
 from core.causes import HangupCause
@@ -40,6 +40,7 @@ from core.sip.session import (
     CallProgress,
     CallState,
     DtmfReceived,
+    EndedInvite,
     FlashReceived,
     IncomingCall,
     ReinviteAnswered,
@@ -99,7 +100,8 @@ class CallHandling:
     def __init__(self) -> None:
         self.calls: dict[DialogId, SipCall] = {}
         self.pending_uas: dict[int, SipCall] = {}       # id(server transaction) -> call, before the dialog
-        self.by_client: dict[int, SipCall] = {}         # id(client transaction) -> call, until it terminates
+        # id(client transaction) -> call, until it terminates; the INVITE's of an ended UAC leg -> EndedInvite
+        self.by_client: dict[int, SipCall | EndedInvite] = {}
         self.live_calls: dict[int, SipCall] = {}        # handle -> call
 
     # ================================================================================ UAS: incoming ===
@@ -388,6 +390,10 @@ class CallHandling:
         call = self.by_client.get(id(transaction))
         if call is None:
             return False
+        if type(call) is EndedInvite:
+            self._ended_invite_response(call, cast("ClientTransaction", transaction), response, now)
+            return True
+        assert type(call) is SipCall
         method = response.cseq.method
         if method == "INVITE":
             if transaction is call.client_transaction:
@@ -490,12 +496,42 @@ class CallHandling:
 
     def _ack_2xx(self, call: SipCall, dialog: Dialog, response: SipResponse) -> None:
         """Section 13.2.2.4: the ACK of a 2xx -- a request of the dialog with the INVITE's CSeq number and the
-        INVITE's credentials -- to the dialog's next hop."""
+        INVITE's credentials -- to the dialog's next hop.  The ACK of a 2xx of the INVITE itself (not of a
+        re-INVITE) is kept as sent, per To tag, for :class:`EndedInvite`."""
         invite_cseq = response.cseq.number
+        initial = invite_cseq == call.invite.cseq.number
         credentials = tuple((name, value) for name in _CREDENTIALS for value in call.invite.header_values(name)) \
-            if invite_cseq == call.invite.cseq.number else ()
+            if initial else ()
         ack = dialog.create_request("ACK", cseq=invite_cseq, extra_headers=credentials)
-        self.send_direct(ack, self._destination(call, dialog), call.transport)
+        data = ack.encode()
+        destination = self._destination(call, dialog)
+        self.tx.send_stateless_data(data, destination, call.transport)
+        if initial:
+            if call.acks is None:
+                call.acks = {}
+            call.acks[dialog.remote_tag or ""] = (data, destination)
+
+    def _ended_invite_response(self, ended: EndedInvite, transaction: ClientTransaction, response: SipResponse,
+                               now: float) -> None:
+        """A response to the INVITE of an ended UAC leg (its transaction waits in Accepted): a 2xx gets the ACK
+        its To tag got before; a 2xx of a fork never seen gets its ACK and a BYE (section 13.2.2.4)."""
+        if not 200 <= response.status < 300 or response.cseq.method != "INVITE":
+            return
+        tag = response.to.tag or ""
+        sent = ended.acks.get(tag)
+        if sent is not None:
+            self.tx.send_stateless_data(sent[0], sent[1], ended.transport)
+            return
+        invite = transaction.request  # the INVITE again, parsed from the bytes the transaction keeps
+        dialog = Dialog.as_uac(invite, response, local_contact=self.local_contact(), transport=ended.transport,
+                               via_host=_via_host(self.settings.host), via_port=self.settings.port)
+        dialog.update_from_response(response)
+        credentials = tuple((name, value) for name in _CREDENTIALS for value in invite.header_values(name))
+        data = dialog.create_request("ACK", cseq=response.cseq.number, extra_headers=credentials).encode()
+        destination = dialog.next_hop_address(ended.peer)
+        self.tx.send_stateless_data(data, destination, ended.transport)
+        ended.acks[tag] = (data, destination)
+        self.tx.send_request(dialog.create_request("BYE"), destination, ended.transport, now)
 
     def _retry_with_credentials(self, call: SipCall, response: SipResponse, now: float) -> bool:
         trunk = self.trunks.get(call.trunk or "")
@@ -533,6 +569,9 @@ class CallHandling:
         call = self.by_client.pop(id(transaction), None)
         if call is None:
             return False
+        if type(call) is EndedInvite:
+            return True
+        assert type(call) is SipCall
         if transaction is call.client_transaction and call.state in (CallState.CALLING, CallState.EARLY):
             call.state = CallState.TERMINATED
             self._forget(call)
@@ -641,6 +680,12 @@ class CallHandling:
             _cancel(timer)
         call.retransmit_timer = call.prack_timer = call.session_timer = None
         call.prack_pending = None
+        if call.acks is not None:
+            # The INVITE transaction waits 32 s more for 2xx retransmissions (Timer M): what they need is
+            # the ACKs already sent, not the whole leg.
+            key = id(call.client_transaction)
+            if self.by_client.get(key) is call:
+                self.by_client[key] = EndedInvite(call.acks, call.peer, call.transport)
 
     # ========================================================================== inside a dialog ===
 

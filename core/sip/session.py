@@ -96,11 +96,25 @@ class SipCall:
     ended: bool = False
     heard_from_peer: bool = False               # UAC: any response arrived (even 100 Trying)
     channel: object = None                      # the PBX channel the driver attached
+    # UAC: the ACK of each 2xx of the INVITE, as sent, by To tag: (wire bytes, destination)
+    acks: dict[str, tuple[bytes, Address]] | None = None
 
     @property
     def call_id(self) -> str:
         """The Call-ID of the INVITE."""
         return self.invite.call_id
+
+
+@dataclass(eq=False, slots=True)
+class EndedInvite:
+    """What is left of an ended UAC leg while its INVITE client transaction still waits in Accepted (RFC 6026
+    §8.4, Timer M, 32 s over UDP): each retransmission of the 2xx that confirmed the dialog gets the same ACK
+    again, and a 2xx of another fork gets its ACK and a BYE once (§13.2.2.4).  The leg itself (its
+    :class:`SipCall`, dialog and parsed INVITE, ~10 KB) is freed when the call ends, not 32 s later."""
+
+    acks: dict[str, tuple[bytes, Address]]      # To tag -> (the ACK as sent, where it went)
+    peer: Address
+    transport: Transport
 
 
 # -- events for the channel driver ---------------------------------------------------------------------

@@ -239,6 +239,10 @@ class TransactionLayer:
         """Queue ``message`` outside any transaction (the ACK of a 2xx, a stateless response)."""
         self._outbox.append((message.encode(), destination, transport))
 
+    def send_stateless_data(self, data: bytes, destination: Address, transport: Transport) -> None:
+        """Queue a message already encoded, outside any transaction (an ACK sent again)."""
+        self._outbox.append((data, destination, transport))
+
     def datagrams_to_send(self) -> list[tuple[bytes, Address, Transport]]:
         """Everything queued since the last call, in order, as (bytes, destination, transport)."""
         outbox = self._outbox

@@ -8,6 +8,9 @@ processing of responses, §13.2.2.4 the ACK of a 2xx), §17.1.1 (INVITE client t
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 import pytest
 
 from core.causes import HangupCause
@@ -323,6 +326,62 @@ def test_a_hangup_of_an_ended_call_sends_nothing(harness: Harness, itsp: Phone) 
     harness.endpoint.hangup(call, HangupCause.NORMAL_CLEARING, harness.now)
     assert harness.drain() == []
 
+
+
+def _ended_by(harness: Harness, itsp: Phone, invite: SipRequest, call: SipCall, side: str) -> None:
+    if side == "ours":
+        harness.endpoint.hangup(call, HangupCause.NORMAL_CLEARING, harness.now)
+        (sent,) = harness.drain()
+        itsp.send(itsp.make_response(sent.request, 200))
+    else:
+        itsp.send(_far_end_request(invite, "BYE", to_tag="bob", cseq=1))
+    assert harness.endpoint.live_calls == {} and harness.endpoint.calls == {}
+    harness.events()
+    harness.received_events.clear()  # the test's own record of the events (they name the call)
+
+
+@pytest.mark.parametrize("side", ["ours", "theirs"])
+def test_an_ended_leg_is_freed_at_once_and_a_retransmitted_2xx_still_gets_its_ack(
+        harness: Harness, itsp: Phone, side: str) -> None:
+    """RFC 6026 §8.4: the INVITE transaction waits 64*T1 in Accepted for 2xx retransmissions, each of which the
+    core ACKs (§13.2.2.4); what that needs is the ACK, not the leg (at hundreds of calls per second, ended legs
+    kept whole for those 32 s were most of the gateway's memory)."""
+    call, invite = answered(harness, itsp)
+    ok = itsp.make_response(invite, 200, to_tag="bob", body=ANSWER,
+                            headers=["Record-Route: <sip:198.51.100.99:5070;lr>"])
+    (first_ack,) = [s for s in harness.sent if s.method == "ACK"]
+    _ended_by(harness, itsp, invite, call, side)
+    leg = weakref.ref(call)
+    gc.disable()
+    try:
+        del call
+        assert leg() is None, "the ended leg is freed by reference counting, before Timer M"
+    finally:
+        gc.enable()
+    harness.advance(20.0)
+    again = itsp.send(ok)
+    assert [(s.method, s.destination, s.data) for s in again] == [("ACK", first_ack.destination, first_ack.data)]
+    assert harness.events() == []
+    harness.advance(13.0)  # Timer M (64*T1) ends the INVITE transaction: nothing of the call is left
+    assert harness.endpoint.by_client == {}
+    assert itsp.send(ok) == []
+
+
+def test_a_fork_answering_after_the_call_ended_is_acked_and_ended_once(harness: Harness, itsp: Phone) -> None:
+    """§13.2.2.4: a 2xx from another fork gets its ACK and then a BYE, even after the call is over; its
+    retransmissions get the ACK again, not a second BYE."""
+    call, invite = answered(harness, itsp)
+    _ended_by(harness, itsp, invite, call, "ours")
+    late = itsp.make_response(invite, 200, to_tag="forkB", body=ANSWER)
+    sent = itsp.send(late) + harness.drain()
+    assert sorted(methods(sent)) == ["ACK", "BYE"]
+    ack = only(sent, "ACK")
+    bye = only(sent, "BYE")
+    assert ack.to.tag == bye.to.tag == "forkB" and ack.call_id == bye.call_id == invite.call_id
+    assert ack.cseq.number == invite.cseq.number and bye.from_.tag == invite.from_.tag
+    assert itsp.send(itsp.make_response(bye, 200)) == []
+    assert methods(itsp.send(late)) == ["ACK"]
+    assert harness.events() == []
 
 def _far_end_request(invite: SipRequest, method: str, *, to_tag: str, cseq: int,
                      headers: tuple[str, ...] = (), body: bytes = b"", content_type: str | None = None) -> SipRequest:
