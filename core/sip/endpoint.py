@@ -244,8 +244,9 @@ class SipEndpoint(CallHandling, RegistrationClient, QualifyClient):
 
     def respond(self, transaction: ServerTransaction, request: SipRequest, status: int, now: float, *,
                 reason: str | None = None, to_tag: str | None = None,
-                headers: tuple[tuple[str, str], ...] = ()) -> SipResponse:
-        """Send a response on a server transaction (a tag is added to To for final responses)."""
+                headers: tuple[tuple[str, str], ...] = (), stateless: bool = False) -> SipResponse:
+        """Send a response on a server transaction (a tag is added to To for final responses); ``stateless``:
+        see :meth:`TransactionLayer.send_response`."""
         if to_tag is None and status >= 200 and not request.to.tag:
             to_tag = random_hex(6)
         response = make_response(request, status, reason, to_tag=to_tag)
@@ -254,7 +255,7 @@ class SipEndpoint(CallHandling, RegistrationClient, QualifyClient):
         response.add_header("Server", self.settings.user_agent)
         if status in (405, 501):
             response.set_header("Allow", ALLOW)
-        self.tx.send_response(transaction, response, now)
+        self.tx.send_response(transaction, response, now, stateless=stateless)
         return response
 
     def send_direct(self, message: SipRequest | SipResponse, destination: Address, transport: Transport) -> None:
@@ -363,7 +364,9 @@ class SipEndpoint(CallHandling, RegistrationClient, QualifyClient):
 
     def _challenge(self, transaction: ServerTransaction, request: SipRequest, now: float, *, stale: bool) -> None:
         headers = tuple(("WWW-Authenticate", value) for value in self.challenger.challenge(now, stale=stale))
-        self.respond(transaction, request, 401, now, headers=headers)
+        # A challenge to a non-INVITE request is sent statelessly (RFC 3261 §8.2.7): a retransmitted REGISTER
+        # gets a fresh challenge, and no transaction waits 32 s for each one.
+        self.respond(transaction, request, 401, now, headers=headers, stateless=True)
 
     # -- REGISTER ---------------------------------------------------------------------------------------
 

@@ -228,10 +228,20 @@ class TransactionLayer:
             self._start_timer(cancel_transaction, TransactionTimer.DISCARD, 0.0, now)
         return cancel_transaction
 
-    def send_response(self, transaction: ServerTransaction, response: SipResponse, now: float) -> None:
+    def send_response(self, transaction: ServerTransaction, response: SipResponse, now: float, *,
+                      stateless: bool = False) -> None:
         """The TU's response on ``transaction``; raises :class:`TransactionError` when the state does not
         allow it (e.g. a second final response).  A 2xx to an INVITE may be sent again (the TU's
-        retransmissions, §13.3.1.4) while the transaction is Accepted, and even after it ended."""
+        retransmissions, §13.3.1.4) while the transaction is Accepted, and even after it ended.
+
+        ``stateless=True`` on a final response to a non-INVITE request ends the transaction at once (with no
+        ``TransactionTerminated`` event) instead of keeping it 64*T1 for retransmissions of the request: a
+        retransmission is then a new request and is answered again.  §8.2.7 gives unauthenticated challenges
+        as the use of such a stateless UAS: a 401 costs nothing to repeat, and a registrar under load would
+        otherwise hold every challenged REGISTER for 32 s."""
+        if stateless and response.status >= 200 and isinstance(transaction, ServerNonInviteTransaction):
+            transaction.send_final_statelessly(response, self)
+            return
         transaction.send_response(response, self, now)
 
     def send_stateless(self, message: SipRequest | SipResponse, destination: Address,

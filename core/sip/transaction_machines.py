@@ -538,6 +538,16 @@ class ServerNonInviteTransaction(ServerTransaction):
                 host._start_timer(self, _T.J, 64 * host.t1, now)
                 self._keep_wire_only(b"", self._data)
 
+    def send_final_statelessly(self, response: SipResponse, host: TransactionHost) -> None:
+        """Send a final response and end here, without Timer J (no TransactionTerminated event either):
+        see ``TransactionLayer.send_response``."""
+        state = self.state
+        if state is not _TRYING and state is not _PROCEEDING:
+            raise self._error(response)
+        host._transmit(response.encode(), self.response_destination, self.transport)
+        self.reported = False
+        host._terminate(self, [])
+
     def fire(self, timer: TransactionTimer, host: TransactionHost, now: float,
              events: list[TransactionEvent]) -> None:
         if timer is _T.J and self.state is _COMPLETED:

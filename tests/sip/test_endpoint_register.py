@@ -24,6 +24,7 @@ from tests.sip.endpoint_harness import (
     Harness,
     Phone,
     Sent,
+    authorization,
     challenge_params,
     first,
     pick_challenge,
@@ -57,6 +58,30 @@ def test_register_is_challenged_then_bound(harness: Harness) -> None:
     assert binding.destination == alice.address
     assert harness.endpoint.live_calls == {}
 
+
+
+def test_the_challenge_is_stateless_and_the_registration_is_not(harness: Harness) -> None:
+    """RFC 3261 §8.2.7: an unauthenticated challenge is what a stateless UAS is for.  The 401 leaves no
+    transaction behind (a registrar under load would otherwise keep each challenged REGISTER 64*T1, 32 s), so a
+    retransmitted REGISTER is challenged again with a fresh nonce; the 200 of the authenticated REGISTER keeps
+    its transaction, and a retransmission of that REGISTER gets the same 200 without being processed again."""
+    alice = Phone(harness, "1001")
+    unauthenticated = alice.make_register(expires=600)
+    (challenge,) = alice.send(unauthenticated)
+    assert harness.endpoint.tx.transaction_count == 0
+    (again,) = alice.send(unauthenticated)
+    assert again.status == 401
+    assert pick_challenge(again.response, "MD5")["nonce"] != pick_challenge(challenge.response, "MD5")["nonce"]
+    credentials = authorization(pick_challenge(again.response, "MD5"), method="REGISTER", uri=f"sip:{GATEWAY[0]}",
+                                username="1001", password=alice.secret)
+    authenticated = alice.make_register(expires=600, authorization=credentials)
+    (ok,) = alice.send(authenticated)
+    assert ok.status == 200
+    harness.advance(1.0)
+    assert harness.endpoint.tx.transaction_count == 1
+    (repeat,) = alice.send(authenticated)
+    assert repeat.data == ok.data
+    assert harness.events() == [RegistrationChanged("1001", 1)]
 
 @pytest.mark.parametrize(("asked", "granted"), [(600, "600"), (7200, "3600"), (None, "3600"), (60, "60")])
 def test_expires_is_brought_into_range(harness: Harness, asked: int | None, granted: str) -> None:
