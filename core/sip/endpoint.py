@@ -355,18 +355,22 @@ class SipEndpoint(CallHandling, RegistrationClient, QualifyClient):
                         self.settings.ban_time)
             self.respond(transaction, request, 403, now)
             return None
-        self._challenge(transaction, request, now, stale=False)
+        # Statefully: the transaction absorbs retransmissions of these wrong credentials, which would otherwise
+        # each count as another failure towards the ban.
+        self._challenge(transaction, request, now, stale=False, stateless=False)
         return None
 
     def _password_of(self, username: str) -> str | None:
         user = self.users.get(username)
         return user.secret if user is not None else None
 
-    def _challenge(self, transaction: ServerTransaction, request: SipRequest, now: float, *, stale: bool) -> None:
+    def _challenge(self, transaction: ServerTransaction, request: SipRequest, now: float, *, stale: bool,
+                   stateless: bool = True) -> None:
         headers = tuple(("WWW-Authenticate", value) for value in self.challenger.challenge(now, stale=stale))
-        # A challenge to a non-INVITE request is sent statelessly (RFC 3261 §8.2.7): a retransmitted REGISTER
-        # gets a fresh challenge, and no transaction waits 32 s for each one.
-        self.respond(transaction, request, 401, now, headers=headers, stateless=True)
+        # A challenge to a non-INVITE request without credentials (or with a stale nonce) is sent statelessly
+        # (RFC 3261 §8.2.7): a retransmitted REGISTER gets a fresh challenge, and no transaction waits 32 s for
+        # each one.  (The transaction layer keeps INVITE transactions whatever is asked: their ACK must match.)
+        self.respond(transaction, request, 401, now, headers=headers, stateless=stateless)
 
     # -- REGISTER ---------------------------------------------------------------------------------------
 

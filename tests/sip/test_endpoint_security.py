@@ -112,6 +112,22 @@ def test_repeated_failures_ban_the_source() -> None:
     assert incoming_call(harness, honest)[1].user == "1001"
 
 
+def test_a_retransmitted_wrong_password_counts_once_towards_the_ban() -> None:
+    # The challenge to a REGISTER without credentials is stateless (RFC 3261 §8.2.7), the one that answers wrong
+    # credentials is not: its transaction absorbs the retransmissions (§17.2.2), which are not new failures.
+    harness = Harness(auth_failures_before_ban=2, ban_time=600.0)
+    mallory = Phone(harness, "1001", secret="guess", address=("203.0.113.66", 5060))
+    (challenge,) = mallory.send(mallory.make_register())
+    assert challenge.status == 401
+    credentials = authorization(pick_challenge(challenge.response), method="REGISTER", uri=f"sip:{GATEWAY[0]}",
+                                username="1001", password="guess")
+    wrong = mallory.make_register(authorization=credentials)
+    (refused,) = mallory.send(wrong)
+    assert refused.status == 401
+    for _ in range(3):  # our 401 was lost: Timer E brings the same REGISTER back
+        assert [s.data for s in mallory.send(wrong)] == [refused.data]
+    assert [s.status for s in mallory.send(mallory.make_register())] == [401]  # one failure so far: not banned
+
 def test_a_users_acl_refuses_other_networks_like_a_wrong_password() -> None:
     users = (SipUserSettings(name="1001", secret="secret-1001", permit=("192.0.2.0/24",)),
              SipUserSettings(name="1002", secret="secret-1002"))
