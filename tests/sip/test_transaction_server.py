@@ -215,6 +215,35 @@ def test_non_invite_over_tcp_ends_after_the_final_response() -> None:
     assert clock.layer.transaction_count == 0
 
 
+
+def test_a_stateless_final_response_leaves_no_transaction_and_a_retransmission_is_new() -> None:
+    # §8.2.7 (a stateless UAS, for unauthenticated challenges): the response goes out, the transaction ends at
+    # once with no TransactionTerminated (the TU ended it) and no Timer J; the same request again is a new one.
+    register = request("REGISTER", branch="z9hG4bK-r1", uri="sip:192.0.2.20")
+    clock, transaction = serve(register)
+    clock.advance(0.1)
+    response = make_response(transaction.request, 401, to_tag="uas-tag")
+    clock.layer.send_response(transaction, response, clock.now, stateless=True)
+    clock.collect()
+    assert clock.layer.transaction_count == 0 and clock.layer.get_timer() is None
+    assert statuses(clock) == [(0.1, "SIP/2.0 401 Unauthorized")]
+    again = clock.receive(register, at=0.6)
+    assert [type(event).__name__ for event in again] == ["RequestReceived"]
+    assert created(again) is not transaction
+    with pytest.raises(TransactionError):
+        clock.layer.send_response(transaction, response, clock.now, stateless=True)  # it is over
+    clock.advance(100.0)
+    assert kinds(clock) == [(0.0, "RequestReceived"), (0.6, "RequestReceived")]  # the second still waits for the TU
+
+
+def test_stateless_is_ignored_for_an_invite() -> None:
+    # An INVITE's non-2xx final response needs its transaction for the ACK (§17.2.1): it stays stateful.
+    clock, transaction = serve(request())
+    response = make_response(transaction.request, 401, to_tag="uas-tag")
+    clock.layer.send_response(transaction, response, clock.now, stateless=True)
+    clock.collect()
+    assert state(transaction) is TransactionState.COMPLETED and clock.layer.transaction_count == 1
+
 # -- CANCEL (§9.2) ------------------------------------------------------------------------------------------
 
 def cancel_of(invite: SipRequest) -> SipRequest:
