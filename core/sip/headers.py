@@ -505,9 +505,10 @@ class Headers:
         self._index = index
         # Parsed views of these headers (SipMessage's properties) by key, dropped when that header changes.
         self._parsed: dict[str, Any] = {}
+        info_of = _NAME_INFO.get
         for name, value in fields:  # add() inlined: messages we build have a dozen headers
-            key, canonical = _checked_key(name)
-            value = _checked_value(value)
+            key, canonical = info_of(name) or _checked_key(name)
+            value = value.strip(" \t") if "\r" not in value and "\n" not in value else _checked_value(value)
             entries.append((key, canonical, value))
             values = index.get(key)
             if values is None:
@@ -593,15 +594,21 @@ class Headers:
 
     def add(self, name: str, value: str, *, first: bool = False) -> None:
         """Append a header line (or put it before every other header with ``first=True``)."""
-        key, canonical = _checked_key(name)
-        value = _checked_value(value)
-        entries = self._fields()
+        key, canonical = _NAME_INFO.get(name) or _checked_key(name)
+        value = value.strip(" \t") if "\r" not in value and "\n" not in value else _checked_value(value)
+        entries = self._entries
+        if entries is None:
+            entries = self._fields()
         if first:
             entries.insert(0, (key, canonical, value))
             self._index.setdefault(key, []).insert(0, value)
         else:
             entries.append((key, canonical, value))
-            self._index.setdefault(key, []).append(value)
+            values = self._index.get(key)
+            if values is None:
+                self._index[key] = [value]
+            else:
+                values.append(value)
         self._parsed.pop(key, None)  # the parsed views of other headers stay valid
 
     def set(self, name: str, value: str) -> None:
