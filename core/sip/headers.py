@@ -553,18 +553,21 @@ class Headers:
 
     def get(self, name: str) -> str | None:
         """The first value of ``name`` (the whole first line), or ``None``."""
-        values = self._index.get(header_key(name)[0])
+        info = _NAME_INFO.get(name)  # header_key() without the call, for the known names asked for most
+        values = self._index.get(info[0] if info is not None else header_key(name)[0])
         return values[0] if values else None
 
     def get_all(self, name: str) -> list[str]:
         """Every line of ``name``, in order, each as received (not comma-split)."""
-        return list(self._index.get(header_key(name)[0], ()))
+        info = _NAME_INFO.get(name)
+        return list(self._index.get(info[0] if info is not None else header_key(name)[0], ()))
 
     def values(self, name: str) -> list[str]:
         """Every value of ``name``: for list headers (:data:`LIST_HEADERS`) each line is split at the
         commas that are not quoted or inside ``<>`` and empty elements are dropped; other headers
         give one value per line (RFC 3261 §7.3.1)."""
-        key = header_key(name)[0]
+        info = _NAME_INFO.get(name)
+        key = info[0] if info is not None else header_key(name)[0]
         lines = self._index.get(key)
         if not lines:
             return []

@@ -170,7 +170,9 @@ message as received, before any change made to it since.
         headers = self.headers
         value: NameAddr | None = headers._parsed.get("from")
         if value is None:
-            value = headers._parsed["from"] = NameAddr.parse(self._single("from", "From"), "From")
+            values = headers._index.get("from")
+            text = values[0] if values is not None and len(values) == 1 else self._single("from", "From")
+            value = headers._parsed["from"] = NameAddr.parse(text, "From")
         return value
 
     @property
@@ -179,16 +181,20 @@ message as received, before any change made to it since.
         headers = self.headers
         value: NameAddr | None = headers._parsed.get("to")
         if value is None:
-            value = headers._parsed["to"] = NameAddr.parse(self._single("to", "To"), "To")
+            values = headers._index.get("to")
+            text = values[0] if values is not None and len(values) == 1 else self._single("to", "To")
+            value = headers._parsed["to"] = NameAddr.parse(text, "To")
         return value
 
     @property
     def call_id(self) -> str:
         """The Call-ID (RFC 3261 §20.8), compared case-sensitively."""
-        parsed = self.headers._parsed
+        headers = self.headers
+        parsed = headers._parsed
         value: str | None = parsed.get("call-id")
         if value is None:
-            value = self._single("call-id", "Call-ID")
+            values = headers._index.get("call-id")
+            value = values[0] if values is not None and len(values) == 1 else self._single("call-id", "Call-ID")
             if _CALL_ID_OK(value) is None:
                 raise SipParseError("Malformed Call-ID", "Call-ID")
             parsed["call-id"] = value
@@ -197,7 +203,11 @@ message as received, before any change made to it since.
     @property
     def cseq(self) -> CSeq:
         """The CSeq (RFC 3261 §20.16)."""
-        values = self.headers._index.get("cseq")
+        headers = self.headers
+        value: CSeq | None = headers._parsed.get("cseq")
+        if value is not None:
+            return value
+        values = headers._index.get("cseq")
         text = values[0] if values is not None and len(values) == 1 else self._single("cseq", "CSeq")
         value = _CSEQ_CACHE.get(text)
         if value is None:
@@ -205,6 +215,7 @@ message as received, before any change made to it since.
             if len(_CSEQ_CACHE) >= 4096:
                 _CSEQ_CACHE.clear()
             _CSEQ_CACHE[text] = value
+        headers._parsed["cseq"] = value
         return value
 
     def _parse_contacts(self) -> tuple[list[NameAddr], bool]:
@@ -344,7 +355,12 @@ class SipRequest(SipMessage):
         *,
         version: str = "SIP/2.0",
     ) -> None:
-        super().__init__(headers, body)
+        # SipMessage.__init__ written out: a message is made for every datagram received and sent.
+        self.headers = headers if headers is not None else Headers()
+        self.body = body
+        self.framing_error = None
+        self.wire_size = 0
+        self.wire = b""
         self.method = method
         self.version = version
         self.start_line_error: str | None = None
@@ -377,7 +393,8 @@ class SipRequest(SipMessage):
         return self._uri_text if self._uri_text is not None else str(self._uri)
 
     def _start_line(self) -> str:
-        return f"{self.method} {self.uri_text} {self.version}"
+        uri_text = self._uri_text
+        return f"{self.method} {str(self._uri) if uri_text is None else uri_text} {self.version}"
 
     def __repr__(self) -> str:
         return f"<SipRequest {self.method} {self.uri_text}>"
@@ -397,7 +414,12 @@ class SipResponse(SipMessage):
         *,
         version: str = "SIP/2.0",
     ) -> None:
-        super().__init__(headers, body)
+        # SipMessage.__init__ written out, as in SipRequest.
+        self.headers = headers if headers is not None else Headers()
+        self.body = body
+        self.framing_error = None
+        self.wire_size = 0
+        self.wire = b""
         self.status = int(status)
         self.reason = reason_phrase(self.status) if reason is None else reason
         self.version = version
@@ -525,7 +547,12 @@ def parse_message(data: bytes, *, max_size: int = MAX_MESSAGE_SIZE) -> SipReques
     body = data[body_start:]
     lengths = message.headers._index.get("content-length")
     if lengths:
-        length = _content_length(lengths)
+        text = lengths[0]
+        # _content_length's first test, without the call: one plain decimal length.
+        if len(lengths) == 1 and len(text) <= 10 and text.isdigit() and text.isascii():
+            length: int | None = int(text)
+        else:
+            length = _content_length(lengths)
         if length is None:
             problem: str | None = "Bad Request - Malformed Content-Length"
         elif length > len(body):
