@@ -235,6 +235,16 @@ class NameAddr:
 
     @classmethod
     def _parse(cls, text: str, header: str) -> NameAddr:
+        # An address recurs with other parameters (a From or To with a new tag in every call): when the
+        # address before them is known, only the parameters are left to parse. The '>' that ends a known
+        # address is the one that closes its URI, parameters come only after it.
+        end = text.rfind(">") + 1
+        if 0 < end < len(text):
+            known = _ADDRESS_CACHE.get(text[:end])
+            if known is not None and not known.params:
+                param_text = text[end:]
+                if _PARAMS_FAST_OK(param_text) is not None:
+                    return cls(known.display_name, known.uri, _params(param_text))
         fast = _NAME_ADDR_FAST(text)
         if fast is not None:
             quoted, words, scheme, user, v4, name, v6, port_text, uri_params, header_params = fast.groups()
@@ -249,7 +259,12 @@ class NameAddr:
             uri = SipUri(
                 scheme, user, None, v4 or fast_host(name, v6, header), port, _params(uri_params) if uri_params else {}
             )
-            return cls(words if quoted is None else quoted, uri, _params(header_params) if header_params else {})
+            shown = words if quoted is None else quoted
+            if not header_params:
+                return cls(shown, uri, {})
+            # The address without its parameters, for the next time it comes with others (above).
+            remember(_ADDRESS_CACHE, text[: fast.start(10)], cls(shown, uri, {}))
+            return cls(shown, uri, _params(header_params))
         text = text.strip(" \t")
         fast = _ADDR_SPEC_FAST(text)
         if fast is not None:
@@ -353,6 +368,15 @@ class Via:
 
     @classmethod
     def _parse(cls, text: str) -> Via:
+        # The sent-by recurs with a new branch in every request: when the Via before its parameters is
+        # known, only the parameters are left to parse (as in NameAddr._parse).
+        semi = text.find(";")
+        if semi > 0:
+            known = _VIA_CACHE.get(text[:semi])
+            if known is not None and not known.params:
+                param_text = text[semi:]
+                if _PARAMS_FAST_OK(param_text) is not None:
+                    return cls(known.transport, known.host, known.port, _params(param_text), known.protocol)
         fast = _VIA_FAST(text)
         if fast is not None:
             transport, v4, name, v6, port_text, param_text = fast.groups()
@@ -362,9 +386,12 @@ class Via:
                 port = int(port_text)
                 if port > 65535:
                     raise SipParseError("Malformed Via", "Via")
-            return cls(
-                transport.upper(), v4 or fast_host(name, v6, "Via"), port, _params(param_text) if param_text else {}
-            )
+            host = v4 or fast_host(name, v6, "Via")
+            transport = transport.upper()
+            if not param_text:
+                return cls(transport, host, port, {})
+            remember(_VIA_CACHE, text[: fast.start(6)], cls(transport, host, port, {}))
+            return cls(transport, host, port, _params(param_text))
         match = _VIA.match(text)
         if match is None:
             raise SipParseError("Malformed Via", "Via")
