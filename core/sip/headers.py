@@ -197,7 +197,7 @@ def _params(text: str) -> dict[str, str | None]:
 
 
 def _format_params(params: dict[str, str | None]) -> str:
-    return "".join(f";{name}" if value is None else f";{name}={value}" for name, value in params.items())
+    return "".join([f";{name}" if value is None else f";{name}={value}" for name, value in params.items()])
 
 
 @dataclass(slots=True)

@@ -280,9 +280,11 @@ message as received, before any change made to it since.
         if len(values) > 1:
             raise SipParseError("Bad Request - Multiple Max-Forwards", "Max-Forwards")
         text = values[0]
-        if _DIGITS_OK(text) is None or int(text) > 255:
-            raise SipParseError("Malformed Max-Forwards", "Max-Forwards")
-        return int(text)
+        if _DIGITS_OK(text) is not None:
+            value = int(text)
+            if value <= 255:
+                return value
+        raise SipParseError("Malformed Max-Forwards", "Max-Forwards")
 
     @property
     def expires(self) -> int | None:
@@ -810,7 +812,8 @@ def check_request(
         return Rejection(Status.MESSAGE_TOO_LARGE, Status.MESSAGE_TOO_LARGE.phrase)
     if request.start_line_error is not None:
         return Rejection(400, request.start_line_error)
-    if request.version.upper() != "SIP/2.0":
+    version = request.version
+    if version != "SIP/2.0" and version.upper() != "SIP/2.0":
         return Rejection(Status.VERSION_NOT_SUPPORTED, Status.VERSION_NOT_SUPPORTED.phrase)
     if request.framing_error is not None:
         return Rejection(400, request.framing_error)
@@ -832,9 +835,13 @@ def check_request(
         request.call_id  # noqa: B018
         cseq = request.cseq
         max_forwards = request.max_forwards
-        request.contacts  # noqa: B018
-        request.routes  # noqa: B018
-        request.record_routes  # noqa: B018
+        # Absent headers have nothing to check: the parsed views are made only for those present.
+        if "contact" in index:
+            request._parse_contacts()
+        if "route" in index:
+            request.routes  # noqa: B018
+        if "record-route" in index:
+            request.record_routes  # noqa: B018
         uri = request.uri
     except SipParseError as exc:
         return Rejection(400, exc.reason)
