@@ -112,16 +112,21 @@ def replace_top_via(message: SipRequest, top: Via) -> None:
     The message's parsed Vias stay parsed: ``top`` followed by the others as they were (rewriting the header
     drops the parsed view, and every request received is stamped, so parsing them all again would be paid
     on each one)."""
-    vias = message.vias
-    lines = message.headers.get_all("Via")
-    if len(lines) == 1 and "," not in lines[0]:
-        message.headers.replace_first("Via", str(top))
+    _replace_top_via(message, message.vias, top)
+
+
+def _replace_top_via(message: SipRequest, vias: list[Via], top: Via) -> None:
+    # replace_top_via with the message's parsed Vias already at hand.
+    headers = message.headers
+    lines = headers._index["via"]
+    first_line = lines[0]
+    if len(lines) == 1 and "," not in first_line:
+        headers.replace_first("Via", str(top))
     else:
-        first = split_list(lines[0])
+        first = split_list(first_line)
         first[0] = str(top)
-        lines[0] = ", ".join(first)
-        message.set_header("Via", ", ".join(lines))
-    message.headers._parsed["via"] = [top, *vias[1:]]
+        message.set_header("Via", ", ".join([", ".join(first), *lines[1:]]))
+    headers._parsed["via"] = [top, *vias[1:]]
 
 
 def stamp_via(request: SipRequest, source: Address, *, force_rport: bool = False) -> Via:
@@ -135,20 +140,32 @@ def stamp_via(request: SipRequest, source: Address, *, force_rport: bool = False
     something is added the Via header is rewritten (which drops the message's parsed views; the other Via
     values keep their text).
     """
-    top = request.vias[0]
-    host = _bare_host(source[0])
-    rport = top.rport
-    if rport is None and force_rport:
-        rport = ""
+    vias = request.vias
+    top = vias[0]
     params = top.params
+    host = source[0]
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    # Via.rport and Via.received, read once from the parameters.
+    if "rport" in params:
+        rport: str | None = params["rport"] or ""
+    else:
+        rport = "" if force_rport else None
+    received = params.get("received")
+    if received is not None and received.startswith("[") and received.endswith("]"):
+        received = received[1:-1]
+    add_received = (rport is not None or not _same_address(top.host, host)) and received != host
     if rport == "":
-        params = {**params, "rport": str(source[1])}
-    if (rport is not None or not _same_address(top.host, host)) and top.received != host:
+        if add_received:
+            params = {**params, "rport": str(source[1]), "received": host}
+        else:
+            params = {**params, "rport": str(source[1])}
+    elif add_received:
         params = {**params, "received": host}
-    if params is top.params:
+    else:
         return top
     stamped = Via(top.transport, top.host, top.port, params, top.protocol)
-    replace_top_via(request, stamped)
+    _replace_top_via(request, vias, stamped)
     return stamped
 
 
