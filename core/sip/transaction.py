@@ -285,9 +285,10 @@ class TransactionLayer:
 
     def _start_timer(self, transaction: Transaction, timer: TransactionTimer, delay: float, now: float) -> None:
         sequence = next(self._sequence)
-        if transaction._timers.get(timer) is not None:
+        timers = transaction._timers
+        if timer in timers:
             self._stale += 1
-        transaction._timers[timer] = sequence
+        timers[timer] = sequence
         heap = self._heap
         heapq.heappush(heap, (now + delay, sequence, transaction, timer))
         if self._stale > _COMPACT_AFTER and 2 * self._stale > len(heap):
@@ -376,14 +377,16 @@ class TransactionLayer:
         try:
             # Stamping rewrites the Via header, which drops the message's parsed views: do it before the
             # TU-visible headers are parsed so that those stay cached for the TU.
-            top = stamp_via(request, source, force_rport=self.symmetric)
+            symmetric = self.symmetric
+            top = stamp_via(request, source, force_rport=symmetric)
             if request.cseq.method != method:
                 raise SipParseError("Bad Request - CSeq method does not match", "CSeq")
             merge = merge_key(request) if method != "CANCEL" else None
         except SipParseError as error:
             self._reject_malformed(request, error, source, transport)
             return []
-        destination = response_address(top, source, transport, symmetric=self.symmetric)
+        # A symmetric layer answers at the source whatever the Via says (see response_address).
+        destination = source if symmetric else response_address(top, source, transport)
         branch = top.branch or ""
         if method == "CANCEL":
             return self._receive_cancel(request, top, key, destination, source, transport, now)

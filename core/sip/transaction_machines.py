@@ -133,8 +133,8 @@ class Transaction:
     equal message, not the same object; a received one as it arrived, e.g. without the ``received`` that
     stamping added to its Via)."""
 
-    __slots__ = ("method", "transport", "state", "branch", "created_at", "reported", "_timers", "_request",
-                 "_request_wire", "_response", "_response_wire")
+    __slots__ = ("method", "transport", "reliable", "state", "branch", "created_at", "reported", "_timers",
+                 "_request", "_request_wire", "_response", "_response_wire")
 
     is_invite: ClassVar[bool] = False
 
@@ -142,6 +142,9 @@ class Transaction:
                  now: float) -> None:
         self.method = request.method
         self.transport: Transport = transport
+        # True over TCP and TLS: no retransmission timers, zero-valued wait timers (§17).  Read on every
+        # message the machines send, so it is worked out once here.
+        self.reliable = transport != "udp"
         self.state = state
         self.branch = branch
         self.created_at = now
@@ -167,11 +170,6 @@ class Transaction:
         if response is None and self._response_wire:
             response = self._response = cast(SipResponse, parse_message(self._response_wire))
         return response
-
-    @property
-    def reliable(self) -> bool:
-        """True over TCP and TLS: no retransmission timers, zero-valued wait timers (§17)."""
-        return self.transport != "udp"
 
     @property
     def terminated(self) -> bool:
@@ -206,7 +204,7 @@ class ClientTransaction(Transaction):
 
     def __init__(self, request: SipRequest, destination: Address, transport: Transport, branch: str,
                  key: ClientKey, state: TransactionState, now: float) -> None:
-        super().__init__(request, transport, branch, state, now)
+        Transaction.__init__(self, request, transport, branch, state, now)
         self.destination = destination
         self.key = key
         self._data = b""
@@ -236,7 +234,7 @@ class ClientInviteTransaction(ClientTransaction):
 
     def __init__(self, request: SipRequest, destination: Address, transport: Transport, branch: str,
                  key: ClientKey, now: float) -> None:
-        super().__init__(request, destination, transport, branch, key, _CALLING, now)
+        ClientTransaction.__init__(self, request, destination, transport, branch, key, _CALLING, now)
         self.cancel_transaction: ClientNonInviteTransaction | None = None
         self._ack_data = b""
 
@@ -333,7 +331,7 @@ class ClientNonInviteTransaction(ClientTransaction):
 
     def __init__(self, request: SipRequest, destination: Address, transport: Transport, branch: str,
                  key: ClientKey, now: float) -> None:
-        super().__init__(request, destination, transport, branch, key, _TRYING, now)
+        ClientTransaction.__init__(self, request, destination, transport, branch, key, _TRYING, now)
         self.held = False
 
     def start(self, host: TransactionHost, now: float) -> None:
@@ -388,7 +386,7 @@ class ServerTransaction(Transaction):
     def __init__(self, request: SipRequest, source: Address, response_destination: Address,
                  transport: Transport, branch: str, key: ServerKey, to_tag: str | None,
                  state: TransactionState, now: float) -> None:
-        super().__init__(request, transport, branch, state, now)
+        Transaction.__init__(self, request, transport, branch, state, now)
         self.source = source
         self.response_destination = response_destination
         self.key = key
