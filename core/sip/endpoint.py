@@ -250,9 +250,10 @@ class SipEndpoint(CallHandling, RegistrationClient, QualifyClient):
         if to_tag is None and status >= 200 and not request.to.tag:
             to_tag = random_hex(6)
         response = make_response(request, status, reason, to_tag=to_tag)
+        fields = response.headers
         for name, value in headers:
-            response.add_header(name, value)
-        response.add_header("Server", self.settings.user_agent)
+            fields.add(name, value)
+        fields.add("Server", self.settings.user_agent)
         if status in (405, 501):
             response.set_header("Allow", ALLOW)
         self.tx.send_response(transaction, response, now, stateless=stateless)
@@ -322,7 +323,8 @@ class SipEndpoint(CallHandling, RegistrationClient, QualifyClient):
         An unknown user and a wrong password get the same answer (a fresh 401 challenge), and a source that
         keeps failing is banned.
         """
-        header = request.header("Authorization") or request.header("Proxy-Authorization")
+        fields = request.headers
+        header = fields.get("Authorization") or fields.get("Proxy-Authorization")
         if header is None:
             self._challenge(transaction, request, now, stale=False)
             return None
