@@ -7,8 +7,9 @@ input carries ``now`` (monotonic seconds), and ``get_timer`` says when it next w
 
 Matching is by dictionary: responses by (branch, CSeq method) (§17.1.3); requests by (branch, sent-by,
 method) with ACK as INVITE, or the RFC 2543 fields for a branch without the magic cookie (§17.2.3).  Timers
-live in one heap with lazy deletion.  The layer answers some requests itself: 100 Trying for an INVITE the
-TU left unanswered for 200 ms (§17.2.1), 200 or 481 to a CANCEL (§9.2), and 400 to a request whose headers
+live in one FIFO queue per delay (deadline order while the clock goes forward), with lazy deletion.  The
+layer answers some requests itself: 100 Trying for an INVITE the TU left unanswered for 200 ms (§17.2.1),
+200 or 481 to a CANCEL (§9.2), and 400 to a request whose headers
 matching needs cannot be parsed (the top Via and CSeq, or a CSeq method other than the request's; From, To
 and Call-ID too for a request without a To tag), so no :class:`SipParseError` leaves ``receive``.  The ACK
 of a non-2xx final response is made and absorbed here; the ACK of a 2xx (which has its own branch)
@@ -24,6 +25,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+from collections import deque
 
 from core.sip.message import SipParseError, SipRequest, SipResponse, Via, make_response, new_branch, new_tag
 from core.sip.transaction_machines import (
@@ -91,9 +93,10 @@ TIMER_T1_MINIMUM = 0.1
 """Asterisk's ``TIMER_T1_MIN`` (res/res_pjsip/config_system.c): 100 ms."""
 
 _COMPACT_AFTER = 4096
-"""Rebuild the timer heap when this many (and more than half of its) entries are stale."""
+"""Rebuild the timer queues when this many (and more than half of their) entries are stale."""
 
-_HeapEntry = tuple[float, int, Transaction, TransactionTimer]
+_TimerEntry = tuple[float, int, Transaction, TransactionTimer]
+"""(deadline, sequence, transaction, timer): ordered by deadline, then by arming order."""
 
 
 class TransactionLayer:
@@ -126,7 +129,13 @@ class TransactionLayer:
         self._clients: dict[ClientKey, ClientTransaction] = {}
         self._servers: dict[ServerKey, ServerTransaction] = {}
         self._merged: dict[MergeKey, ServerTransaction] = {}
-        self._heap: list[_HeapEntry] = []
+        # Timers by delay, each queue in arming order: with a clock that does not go back that is deadline
+        # order, so arming one is an append (a heap push would sift a short timer past the thousands of
+        # 32 s waits of ended transactions).  An entry armed out of order (a ``now`` earlier than the last
+        # one's) goes to the heap instead.  Stopped timers stay where they are and are skipped (stale).
+        self._queues: dict[float, deque[_TimerEntry]] = {}
+        self._heap: list[_TimerEntry] = []
+        self._armed = 0   # entries in the queues and the heap, live or stale
         self._stale = 0
         self._sequence = itertools.count()
         self._outbox: list[tuple[bytes, Address, Transport]] = []
@@ -144,27 +153,23 @@ class TransactionLayer:
     def handle_timer(self, now: float) -> list[TransactionEvent]:
         """Run every timer due at ``now``: retransmissions, timeouts, terminations."""
         events: list[TransactionEvent] = []
-        heap = self._heap
-        while heap and heap[0][0] <= now:
-            _, sequence, transaction, timer = heapq.heappop(heap)
-            timers = transaction._timers
-            if timers.get(timer) != sequence:
-                self._stale -= 1
-                continue
-            del timers[timer]
+        while True:
+            entry, queue = self._earliest()
+            if entry is None or entry[0] > now:
+                return events
+            if queue is None:
+                heapq.heappop(self._heap)
+            else:
+                queue.popleft()
+            self._armed -= 1
+            _, _, transaction, timer = entry
+            del transaction._timers[timer]
             transaction.fire(timer, self, now, events)
-        return events
 
     def get_timer(self) -> float | None:
         """When ``handle_timer`` should next be called (monotonic seconds), or None when nothing waits."""
-        heap = self._heap
-        while heap:
-            _, sequence, transaction, timer = heap[0]
-            if transaction._timers.get(timer) == sequence:
-                return heap[0][0]
-            heapq.heappop(heap)
-            self._stale -= 1
-        return None
+        entry = self._earliest()[0]
+        return None if entry is None else entry[0]
 
     # -- outputs ------------------------------------------------------------------------------------------
 
@@ -289,9 +294,16 @@ class TransactionLayer:
         if timer in timers:
             self._stale += 1
         timers[timer] = sequence
-        heap = self._heap
-        heapq.heappush(heap, (now + delay, sequence, transaction, timer))
-        if self._stale > _COMPACT_AFTER and 2 * self._stale > len(heap):
+        entry = (now + delay, sequence, transaction, timer)
+        queue = self._queues.get(delay)
+        if queue is None:
+            queue = self._queues[delay] = deque()
+        if queue and queue[-1][0] > entry[0]:
+            heapq.heappush(self._heap, entry)
+        else:
+            queue.append(entry)
+        self._armed += 1
+        if self._stale > _COMPACT_AFTER and 2 * self._stale > self._armed:
             self._compact()
 
     def _stop_timer(self, transaction: Transaction, timer: TransactionTimer) -> None:
@@ -324,11 +336,43 @@ class TransactionLayer:
                 events.append(TransactionTimedOut(ended))
             events.append(TransactionTerminated(ended))
 
+    def _earliest(self) -> tuple[_TimerEntry | None, deque[_TimerEntry] | None]:
+        # The live entry with the earliest deadline (ties: armed first) and the queue it heads (None: the
+        # heap); stale entries met at the front of a queue or on top of the heap are dropped on the way.
+        best: _TimerEntry | None = None
+        best_queue: deque[_TimerEntry] | None = None
+        for queue in self._queues.values():
+            while queue:
+                entry = queue[0]
+                if entry[2]._timers.get(entry[3]) == entry[1]:
+                    if best is None or entry < best:
+                        best, best_queue = entry, queue
+                    break
+                queue.popleft()
+                self._armed -= 1
+                self._stale -= 1
+        heap = self._heap
+        while heap:
+            entry = heap[0]
+            if entry[2]._timers.get(entry[3]) == entry[1]:
+                if best is None or entry < best:
+                    return entry, None
+                break
+            heapq.heappop(heap)
+            self._armed -= 1
+            self._stale -= 1
+        return best, best_queue
+
     def _compact(self) -> None:
-        # In place: handle_timer may be iterating over this very list when a timer it runs starts another.
+        # In place, queue by queue: the queues keep their arming (and so deadline) order.
+        for queue in self._queues.values():
+            live = [entry for entry in queue if entry[2]._timers.get(entry[3]) == entry[1]]
+            queue.clear()
+            queue.extend(live)
         heap = self._heap
         heap[:] = [entry for entry in heap if entry[2]._timers.get(entry[3]) == entry[1]]
         heapq.heapify(heap)
+        self._armed = len(heap) + sum(len(queue) for queue in self._queues.values())
         self._stale = 0
 
     # -- receiving ----------------------------------------------------------------------------------------

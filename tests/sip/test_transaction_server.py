@@ -532,6 +532,23 @@ def test_timer_heap_stays_bounded_when_transactions_end_early() -> None:
         layer.receive(request("ACK", branch=f"z9hG4bK-many-{n}", call_id=f"c{n}", to_tag="t"), UAC, "udp",
                       n * 0.001)
     assert layer.transaction_count == 20_000
-    assert len(layer._heap) < 3 * 20_000   # live: one Timer I each; stale: G, H, 100 Trying
+    assert layer._armed < 3 * 20_000   # live: one Timer I each; stale: G, H, 100 Trying
+    armed = sum(len(queue) for queue in layer._queues.values()) + len(layer._heap)
+    assert armed == layer._armed
     layer.handle_timer(100.0)
     assert layer.transaction_count == 0 and layer.get_timer() is None
+
+
+def test_timers_armed_with_an_earlier_clock_still_fire_in_deadline_order() -> None:
+    # Timers wait in one queue per delay, in arming order; one armed with a ``now`` earlier than the last
+    # one's cannot go at the back of its queue and must still come out at its own deadline.
+    layer = TransactionLayer()
+    late = layer.receive(request(branch="z9hG4bK-late", call_id="late"), UAC, "udp", 10.0)
+    early = layer.receive(request(branch="z9hG4bK-early", call_id="early"), UAC, "udp", 5.0)
+    assert layer.get_timer() == pytest.approx(5.2)   # the 100 Trying of the INVITE that came "first"
+    layer.handle_timer(5.2)
+    assert created(early).last_response is not None and created(early).last_response.status == 100
+    assert created(late).last_response is None
+    assert layer.get_timer() == pytest.approx(10.2)
+    layer.handle_timer(10.2)
+    assert created(late).last_response is not None and created(late).last_response.status == 100
