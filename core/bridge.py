@@ -51,7 +51,9 @@ class Bridge:
         first), and sleeps on both legs at once (:func:`~core.channel.wait_for_events`) when neither has any.
         """
         first, second = self.legs
-        self.bus.publish(ChannelsBridged(self.id, (first.name, second.name)))
+        bus = self.bus
+        if bus.wants(ChannelsBridged):
+            bus.publish(ChannelsBridged(self.id, (first.name, second.name)))
         media = _connect_audio(first, second)
         loop = asyncio.get_running_loop()
         deadline = None if limit_s is None else loop.time() + limit_s
@@ -73,8 +75,9 @@ class Bridge:
         finally:
             if media is not None:
                 media()
-            for leg in self.legs:
-                self.bus.publish(ChannelsUnbridged(self.id, leg.name))
+            if bus.wants(ChannelsUnbridged):
+                for leg in self.legs:
+                    bus.publish(ChannelsUnbridged(self.id, leg.name))
 
 
 def _connect_audio(first: Channel, second: Channel) -> Callable[[], None] | None:

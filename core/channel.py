@@ -271,7 +271,9 @@ class Channel:
         self._state = new
         if new is ChannelState.UP and self.answered_at is None:
             self.answered_at = self._clock()
-        self._bus.publish(ChannelStateChanged(self.name, self.uniqueid, old, new))
+        bus = self._bus
+        if bus.wants(ChannelStateChanged):
+            bus.publish(ChannelStateChanged(self.name, self.uniqueid, old, new))
 
     # -- actions on the leg (dialplan, bridges) -------------------------------------------------------
 
@@ -386,7 +388,9 @@ class Channel:
         self._push(HungUp(cause))
         self.hungup_at = self._clock()
         self.set_state(ChannelState.DOWN)
-        self._bus.publish(ChannelHungUp(self.name, self.uniqueid, cause))
+        bus = self._bus
+        if bus.wants(ChannelHungUp):
+            bus.publish(ChannelHungUp(self.name, self.uniqueid, cause))
         if self._gone is not None:
             self._gone.set()
         callbacks, self._on_gone = self._on_gone, []

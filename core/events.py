@@ -200,12 +200,22 @@ class EventBus:
         """A bounded :class:`EventStream` of the given types for a consumer task."""
         return EventStream(self, types, maxsize)
 
+    def wants(self, kind: type[Event]) -> bool:
+        """True when a subscriber would receive events of type ``kind``: publishers on a call's path check
+        this first, so that nobody builds an event that nobody reads (no CDRs, no AMI)."""
+        for subscription in self._subscriptions:
+            if not subscription.types or issubclass(kind, subscription.types):
+                return True
+        return False
+
     def publish(self, event: Event) -> None:
         """Deliver ``event`` to every matching subscriber now.
 
         A subscriber that raises is logged and skipped; the publisher (a call in progress) never sees
         the exception.
         """
+        if not self._subscriptions:
+            return
         for subscription in tuple(self._subscriptions):
             if subscription.types and not isinstance(event, subscription.types):
                 continue

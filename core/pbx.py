@@ -101,9 +101,9 @@ class Pbx:
         )
         self._channels[channel.name] = channel
         channel.add_hangup_callback(self._forget)
-        self.bus.publish(
-            ChannelCreated(channel.name, channel.uniqueid, state, channel.caller, context, exten)
-        )
+        bus = self.bus
+        if bus.wants(ChannelCreated):
+            bus.publish(ChannelCreated(channel.name, channel.uniqueid, state, channel.caller, context, exten))
         return channel
 
     def next_sequence(self) -> int:

@@ -98,7 +98,9 @@ def _publish_end(ctx: CallContext, attempt: _Attempt, status: str) -> None:
         return
     attempt.done = True
     channel = ctx.channel
-    ctx.executor.bus.publish(DialEnd(channel.name, channel.uniqueid, attempt.leg.name, attempt.leg.uniqueid, status))
+    bus = ctx.executor.bus
+    if bus.wants(DialEnd):
+        bus.publish(DialEnd(channel.name, channel.uniqueid, attempt.leg.name, attempt.leg.uniqueid, status))
 
 
 async def dial(ctx: CallContext, data: str) -> AppResult:
@@ -149,7 +151,9 @@ async def dial(ctx: CallContext, data: str) -> AppResult:
         leg.accountcode = leg.accountcode or channel.accountcode
         inherit_variables(channel, leg)
         attempt = _Attempt(leg, destination)
-        ctx.executor.bus.publish(DialBegin(channel.name, channel.uniqueid, leg.name, leg.uniqueid, destination))
+        bus = ctx.executor.bus
+        if bus.wants(DialBegin):
+            bus.publish(DialBegin(channel.name, channel.uniqueid, leg.name, leg.uniqueid, destination))
         try:
             await leg.call(timeout=timeout)
         except ChannelUnavailable as exc:

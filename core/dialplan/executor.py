@@ -584,8 +584,10 @@ class DialplanExecutor:
             return HANGUP
         data = ctx.substitute(raw_data)
         channel.application, channel.app_data = app.name, data
-        self.bus.publish(NewExtension(channel.name, channel.uniqueid, channel.context, channel.exten,
-                                      channel.priority, app.name, data))
+        bus = self.bus
+        if bus.wants(NewExtension):
+            bus.publish(NewExtension(channel.name, channel.uniqueid, channel.context, channel.exten,
+                                     channel.priority, app.name, data))
         log.debug('Executing [%s@%s:%d] %s("%s", "%s")', channel.exten, channel.context, channel.priority,
                   app.name, channel.name, data)
         return await self.call_application(ctx, app, data)
