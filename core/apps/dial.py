@@ -46,6 +46,8 @@ DIAL_OPTIONS: dict[str, bool] = {
     "W": False, "x": False, "X": False, "z": False,
 }
 IMPLEMENTED = frozenset("ADgLmrtTU")
+# What makes separate_args differ from a plain split on commas (nesting, quoting, escaping).
+_ARG_SYNTAX = frozenset('()[]"\\')
 
 
 @dataclass
@@ -106,7 +108,7 @@ def _publish_end(ctx: CallContext, attempt: _Attempt, status: str) -> None:
 async def dial(ctx: CallContext, data: str) -> AppResult:
     """``Dial(Tech/resource[&Tech2/resource2...][,timeout[,options[,URL]]])``."""
     channel = ctx.channel
-    args = separate_args(data) if data else []
+    args = _dial_args(data)
     if not args or not args[0]:
         log.warning("Dial requires an argument (technology/resource)")
         channel.variables["DIALSTATUS"] = "INVALIDARGS"
@@ -195,6 +197,15 @@ async def dial(ctx: CallContext, data: str) -> AppResult:
     if winner is None:
         return HANGUP if channel.is_hungup else CONTINUE
     return await _connect(ctx, state, winner, flags, option_args)
+
+
+def _dial_args(data: str) -> list[str]:
+    """Dial's arguments; the usual ``SIP/1001,30,tT`` (no brackets, quotes or backslashes) is a plain split."""
+    if not data:
+        return []
+    if _ARG_SYNTAX.isdisjoint(data):
+        return data.split(",")
+    return separate_args(data)
 
 
 def _everyone_busy_status(counts: _Counts) -> str | None:
