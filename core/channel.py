@@ -119,6 +119,23 @@ ChannelEvent = Union[DigitReceived, IndicationReceived, Answered, HungUp]
 
 DTMF_DIGITS = frozenset("0123456789*#ABCD")
 
+# Immutable values every leg needs: built once instead of once per channel or per hang-up.
+_NOBODY = CallerId()
+_ANSWERED = Answered()
+_HUNG_UP = {cause: HungUp(cause) for cause in HangupCause}
+
+
+_INDICATIONS = {indication: IndicationReceived(indication) for indication in Indication}
+
+
+def _hung_up(cause: HangupCause) -> HungUp:
+    return _HUNG_UP.get(cause) or HungUp(cause)
+
+
+def indication_received(indication: Indication) -> IndicationReceived:
+    """The event for ``indication`` (a shared immutable instance: drivers report progress with it)."""
+    return _INDICATIONS[indication]
+
 
 class ChannelUnavailable(Exception):
     """A driver cannot provide the requested leg; ``cause`` is what the dialplan sees."""
@@ -198,8 +215,8 @@ class Channel:
         self.driver = driver
         self.resource = resource
         self.direction = direction
-        self.caller = caller or CallerId()
-        self.connected = CallerId()
+        self.caller = caller or _NOBODY
+        self.connected = _NOBODY
         self.ani = ""
         self.rdnis = ""
         self.dnid = exten
@@ -321,7 +338,7 @@ class Channel:
         """
         if not self._events:
             if self.hangup_cause is not None:
-                return HungUp(self.hangup_cause)
+                return _hung_up(self.hangup_cause)
             if not await wait_for_events((self,), timeout):
                 return None
         return self.poll_event()
@@ -329,7 +346,7 @@ class Channel:
     def poll_event(self) -> ChannelEvent | None:
         """The next queued event without waiting (None when there is none)."""
         if not self._events:
-            return HungUp(self.hangup_cause) if self.hangup_cause is not None else None
+            return _hung_up(self.hangup_cause) if self.hangup_cause is not None else None
         return self._events.popleft()
 
     def has_event(self) -> bool:
@@ -374,7 +391,7 @@ class Channel:
         if self.is_hungup or self._state is ChannelState.UP:
             return
         self.set_state(ChannelState.UP)
-        self._push(Answered())
+        self._push(_ANSWERED)
 
     def remote_hungup(self, cause: HangupCause) -> None:
         """The far end cleared the leg."""
@@ -385,7 +402,7 @@ class Channel:
 
     def _finish(self, cause: HangupCause) -> None:
         # Whoever is waiting on the leg (a dialplan application, a bridge) learns at once.
-        self._push(HungUp(cause))
+        self._push(_hung_up(cause))
         self.hungup_at = self._clock()
         self.set_state(ChannelState.DOWN)
         bus = self._bus

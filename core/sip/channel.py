@@ -30,6 +30,7 @@ from core.channel import (
     DigitReceived,
     Indication,
     IndicationReceived,
+    indication_received,
 )
 from core.channel import Direction as ChannelDirection
 from core.media import MediaUnavailable
@@ -127,7 +128,7 @@ class SipChannelDriver(ChannelDriver):
             if media is not None and event.sdp is not None:
                 media.answered(event.sdp)
             indication = Indication.RINGING if event.status in (180, 181, 182) else Indication.PROGRESS
-            channel.queue_event(IndicationReceived(indication))
+            channel.queue_event(indication_received(indication))
         elif isinstance(event, CallAnswered):
             media = _leg(channel).media
             if media is not None and event.sdp is not None and not media.answered(event.sdp):

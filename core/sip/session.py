@@ -60,7 +60,7 @@ class SipCall:
     user: str | None = None                     # the authenticated local user (UAS) or target user (UAC)
     trunk: str | None = None
     context: str = ""
-    caller: CallerId = field(default_factory=CallerId)
+    caller: CallerId = CallerId()              # frozen: one shared "nobody" is enough
     dnid: str = ""
     session_sdp: bytes | None = None            # the SDP the driver last gave; UPDATE answers start from it
     # UAS: 2xx retransmission until the ACK (section 13.3.1.4)
