@@ -425,7 +425,7 @@ async def wait_for_events(channels: Sequence[Channel], timeout: float | None = N
     ``asyncio.wait`` (the asyncio docs' "Futures": ``loop.create_future``); nothing is taken from a queue.
     """
     for channel in channels:
-        if channel.has_event():
+        if channel._events or channel.hangup_cause is not None:  # has_event(), inlined: called per wait
             return True
     if timeout is not None and timeout <= 0:
         return False  # as asyncio.wait_for with a timeout of 0: no waiting at all
@@ -440,10 +440,10 @@ async def wait_for_events(channels: Sequence[Channel], timeout: float | None = N
         if handle is not None:
             handle.cancel()
         for channel in channels:
-            try:
-                channel._waiters.remove(waiter)
-            except ValueError:
-                pass
+            # The leg that woke us has already swapped its list out (_push): no ValueError to raise and catch.
+            waiters = channel._waiters
+            if waiter in waiters:
+                waiters.remove(waiter)
 
 
 def _expire(waiter: asyncio.Future[bool]) -> None:
