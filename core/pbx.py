@@ -133,6 +133,7 @@ class Pbx:
     @property
     def active_calls(self) -> int:
         """Inbound legs whose dialplan is still running (Asterisk's "active calls")."""
+        self._tasks = {task for task in self._tasks if not task.done()}
         return len(self._tasks)
 
     def start_inbound(self, channel: Channel) -> asyncio.Task[None]:
@@ -142,28 +143,33 @@ class Pbx:
         """
         task = asyncio.get_running_loop().create_task(self._run_dialplan(channel), name=channel.name)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
         return task
 
     async def _run_dialplan(self, channel: Channel) -> None:
-        if not self._accepting:
-            await channel.hangup(HangupCause.NORMAL_TEMPORARY_FAILURE)
-            return
-        if self.runner is None:
-            log.warning("%s: no dialplan loaded, refusing the call", channel.name)
-            await channel.hangup(HangupCause.NORMAL_CIRCUIT_CONGESTION)
-            return
-        self.calls_processed += 1
+        # The task leaves _tasks as its coroutine ends rather than in a done callback, which would cost one
+        # more event-loop callback per call.  (A task cancelled before its first step never runs this: the
+        # readers of _tasks skip finished tasks.)
         try:
-            await self.runner.run(channel)
-        except asyncio.CancelledError:
-            await channel.hangup(HangupCause.NORMAL_CLEARING)
-            raise
-        except Exception:
-            log.exception("%s: dialplan failed", channel.name)
-            await channel.hangup(HangupCause.NORMAL_TEMPORARY_FAILURE)
-            return
-        await channel.hangup(channel.hangup_cause or HangupCause.NORMAL_CLEARING)
+            if not self._accepting:
+                await channel.hangup(HangupCause.NORMAL_TEMPORARY_FAILURE)
+                return
+            if self.runner is None:
+                log.warning("%s: no dialplan loaded, refusing the call", channel.name)
+                await channel.hangup(HangupCause.NORMAL_CIRCUIT_CONGESTION)
+                return
+            self.calls_processed += 1
+            try:
+                await self.runner.run(channel)
+            except asyncio.CancelledError:
+                await channel.hangup(HangupCause.NORMAL_CLEARING)
+                raise
+            except Exception:
+                log.exception("%s: dialplan failed", channel.name)
+                await channel.hangup(HangupCause.NORMAL_TEMPORARY_FAILURE)
+                return
+            await channel.hangup(channel.hangup_cause or HangupCause.NORMAL_CLEARING)
+        finally:
+            self._tasks.discard(asyncio.current_task())
 
     async def request(self, destination: str, *, requestor: Channel | None = None) -> Channel:
         """An outbound leg for ``TECH/resource`` (not yet called).
@@ -200,8 +206,9 @@ class Pbx:
         """Refuse new calls, hang up every channel with cause 16 and wait for the dialplan tasks."""
         self._accepting = False
         await self.hangup_all(HangupCause.NORMAL_CLEARING)
-        if self._tasks:
-            _done, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
+        running = {task for task in self._tasks if not task.done()}
+        if running:
+            _done, pending = await asyncio.wait(running, timeout=timeout)
             for task in pending:
                 task.cancel()
             if pending:
