@@ -103,10 +103,9 @@ class SipChannelDriver(ChannelDriver):
 
     def process_events(self) -> None:
         """Consume every pending endpoint event (called by the transport after each input)."""
-        while True:
-            event = self.endpoint.next_event()
-            if event is None:
-                return
+        events = self.endpoint.events  # drained here directly: this runs after every datagram, mostly for none
+        while events:
+            event = events.popleft()
             try:
                 self._handle(event)
             except Exception:
