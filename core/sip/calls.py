@@ -160,8 +160,8 @@ class CallHandling:
         if call.role != "uas" or call.state not in (CallState.INCOMING, CallState.EARLY) or call.ended \
                 or call.answer_deferred:
             return
-        self._uas_dialog(call)
-        headers: list[tuple[str, str]] = [("Contact", self.local_contact())]
+        dialog = self._uas_dialog(call)
+        headers: list[tuple[str, str]] = [("Contact", dialog.local_contact)]  # our local_contact(), as built
         reliable = "100rel" in _tokens(call.invite.header_values("Require"))
         if reliable:
             if call.prack_pending is not None:
@@ -226,7 +226,7 @@ class CallHandling:
         call.deferred_sdp = None
         self._stop_prack_retransmit(call)
         dialog = self._uas_dialog(call)
-        headers: list[tuple[str, str]] = [("Contact", self.local_contact()), ("Allow", _allow()),
+        headers: list[tuple[str, str]] = [("Contact", dialog.local_contact), ("Allow", _allow()),
                                           ("Supported", SUPPORTED_IN_REQUESTS)]
         if call.session_expires:
             # RFC 4028 §9: a UAC that supports timer may name the refresher, and the UAS keeps its choice;
@@ -670,15 +670,23 @@ class CallHandling:
     def _forget(self, call: SipCall) -> None:
         if call.state is not CallState.TERMINATED:
             return
-        for dialog in [call.dialog, *call.early_dialogs.values()]:
-            if dialog is not None:
-                self.calls.pop(dialog.id, None)
+        calls = self.calls
+        if call.dialog is not None:
+            calls.pop(call.dialog.id, None)
+        for dialog in call.early_dialogs.values():
+            calls.pop(dialog.id, None)
         if call.server_transaction is not None:
             self.pending_uas.pop(id(call.server_transaction), None)
         self.live_calls.pop(call.handle, None)
-        for timer in (call.retransmit_timer, call.prack_timer, call.session_timer):
-            _cancel(timer)
-        call.retransmit_timer = call.prack_timer = call.session_timer = None
+        if call.retransmit_timer is not None:
+            call.retransmit_timer.cancel()
+            call.retransmit_timer = None
+        if call.prack_timer is not None:
+            call.prack_timer.cancel()
+            call.prack_timer = None
+        if call.session_timer is not None:
+            call.session_timer.cancel()
+            call.session_timer = None
         call.prack_pending = None
         if call.acks is not None:
             # The INVITE transaction waits 32 s more for 2xx retransmissions (Timer M): what they need is
@@ -1066,6 +1074,8 @@ def _sdp_of(message: SipRequest | SipResponse) -> bytes | None:
 
 
 def _tokens(values: list[str]) -> set[str]:
+    if not values:
+        return set()  # the usual case (no Require, no Supported): no comprehension to run
     return {v.strip().lower() for value in values for v in value.split(",") if v.strip()}
 
 
