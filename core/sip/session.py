@@ -40,9 +40,18 @@ class CallState(Enum):
     TERMINATED = "terminated"
 
 
-@dataclass(eq=False)
-class SipCall:
-    """One SIP call leg (an INVITE dialog usage) and what the channel driver needs of it."""
+class _WeakReferenceable:
+    """Gives a slotted dataclass its ``__weakref__`` slot on Python 3.10 too (``weakref_slot`` is 3.11's)."""
+
+    __slots__ = ("__weakref__",)
+
+
+@dataclass(eq=False, slots=True)
+class SipCall(_WeakReferenceable):
+    """One SIP call leg (an INVITE dialog usage) and what the channel driver needs of it.
+
+    Slotted: with this many fields a per-instance dict outgrows CPython's shared-key layout and is
+    built and resized for every call leg."""
 
     role: str                                   # "uas" | "uac"
     invite: SipRequest
