@@ -194,6 +194,19 @@ class ChannelDriver(ABC):
 class Channel:
     """One call leg.  Created by a driver through :meth:`core.pbx.Pbx.new_channel`."""
 
+    # Values most legs keep all their life: class attributes, which an assignment on a leg shadows.  Set in
+    # __init__ they took a leg past the 30 names of CPython's shared-key instance layout, and every
+    # channel had its attribute dict built and resized.
+    connected: CallerId = _NOBODY
+    ani: str = ""
+    rdnis: str = ""
+    language: str = "en"
+    accountcode: str = ""
+    # The leg's audio as the media engine sees it (an RTP port for SIP), set by the driver; None for legs
+    # without media (Local channels, SIP in direct-media mode).
+    audio: object = None
+    _gone: asyncio.Event | None = None  # made by the first wait_hungup()
+
     def __init__(
         self,
         *,
@@ -216,9 +229,6 @@ class Channel:
         self.resource = resource
         self.direction = direction
         self.caller = caller or _NOBODY
-        self.connected = _NOBODY
-        self.ani = ""
-        self.rdnis = ""
         self.dnid = exten
         self.context = context
         self.exten = exten
@@ -226,13 +236,8 @@ class Channel:
         self.application = ""
         self.app_data = ""
         self.variables: dict[str, str] = {}
-        self.language = "en"
-        self.accountcode = ""
         self.hangup_cause: HangupCause | None = None
         self.tech: object = None
-        # The leg's audio as the media engine sees it (an RTP port for SIP), set by the driver; None for
-        # legs without media (Local channels, SIP in direct-media mode).
-        self.audio: object = None
         self._bus = bus
         self._clock = clock
         self._state = state
@@ -241,7 +246,6 @@ class Channel:
         self.hungup_at: float | None = None
         self._events: deque[ChannelEvent] = deque()
         self._waiters: list[asyncio.Future[bool]] = []  # of wait_for_events(), woken by the next event
-        self._gone: asyncio.Event | None = None  # made by the first wait_hungup()
         self._on_gone: list[Callable[[Channel], None]] = []
 
     def __repr__(self) -> str:
