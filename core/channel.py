@@ -355,7 +355,9 @@ class Channel:
 
     def has_event(self) -> bool:
         """True when :meth:`poll_event` would return something."""
-        return bool(self._events) or self.hangup_cause is not None
+        if self._events:
+            return True
+        return self.hangup_cause is not None
 
     async def wait_event_ready(self) -> None:
         """Return once an event is queued (without taking it): for waiting on several legs at once."""

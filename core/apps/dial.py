@@ -245,7 +245,7 @@ async def _wait_for_answer(ctx: CallContext, state: _DialState, timeout: float |
                 channel.variables["DIALSTATUS"] = "NOANSWER"
                 await _clear(ctx, live, HangupCause.NO_ANSWER, "NOANSWER")
                 return None
-            await wait_for_events((channel, *(a.leg for a in live)), remaining)
+            await wait_for_events([channel, *[a.leg for a in live]], remaining)
             continue
         for attempt in ready:
             event = attempt.leg.poll_event()

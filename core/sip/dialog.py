@@ -167,13 +167,15 @@ class Dialog:
             self.local_cseq += 1
             cseq = self.local_cseq
         route_set = self.route_set
+        routes: list[str] = []  # the usual dialog has no route set
         if route_set and "lr" not in route_set[0].uri.params:
             # Strict routing: the first route becomes the Request-URI, the target goes last in Route.
             uri = route_set[0].uri
             routes = [str(r) for r in route_set[1:]] + [f"<{self.remote_target}>"]
         else:
             uri = self.remote_target
-            routes = [str(r) for r in route_set]
+            if route_set:
+                routes = [str(r) for r in route_set]
         port = f":{self.via_port}" if self.via_port else ""
         headers: list[tuple[str, str]] = [
             ("Via", own_via(f"SIP/2.0/{self.transport.upper()} {self.via_host}{port}", branch or new_branch())),
@@ -183,10 +185,12 @@ class Dialog:
             ("Call-ID", self.call_id),
             ("CSeq", f"{cseq} {method}"),
         ]
-        headers += [("Route", route) for route in routes]
+        if routes:
+            headers += [("Route", route) for route in routes]
         if method in ("INVITE", "UPDATE", "SUBSCRIBE", "REFER", "NOTIFY") and self.local_contact:
             headers.append(("Contact", self.local_contact))
-        headers += list(extra_headers)
+        if extra_headers:
+            headers += extra_headers
         if content_type is not None:
             headers.append(("Content-Type", content_type))
         return build_request(method, uri, headers, body)
