@@ -52,7 +52,7 @@ class Bridge:
         """
         first, second = self.legs
         bus = self.bus
-        if bus.wants(ChannelsBridged):
+        if bus.active:
             bus.publish(ChannelsBridged(self.id, (first.name, second.name)))
         media = _connect_audio(first, second)
         loop = asyncio.get_running_loop()
@@ -75,7 +75,7 @@ class Bridge:
         finally:
             if media is not None:
                 media()
-            if bus.wants(ChannelsUnbridged):
+            if bus.active:
                 for leg in self.legs:
                     bus.publish(ChannelsUnbridged(self.id, leg.name))
 

@@ -293,7 +293,7 @@ class Channel:
         if new is ChannelState.UP and self.answered_at is None:
             self.answered_at = self._clock()
         bus = self._bus
-        if bus.wants(ChannelStateChanged):
+        if bus.active:
             bus.publish(ChannelStateChanged(self.name, self.uniqueid, old, new))
 
     # -- actions on the leg (dialplan, bridges) -------------------------------------------------------
@@ -412,7 +412,7 @@ class Channel:
         self.hungup_at = self._clock()
         self.set_state(ChannelState.DOWN)
         bus = self._bus
-        if bus.wants(ChannelHungUp):
+        if bus.active:
             bus.publish(ChannelHungUp(self.name, self.uniqueid, cause))
         if self._gone is not None:
             self._gone.set()

@@ -102,7 +102,7 @@ class Pbx:
         self._channels[channel.name] = channel
         channel.add_hangup_callback(self._forget)
         bus = self.bus
-        if bus.wants(ChannelCreated):
+        if bus.active:
             bus.publish(ChannelCreated(channel.name, channel.uniqueid, state, channel.caller, context, exten))
         return channel
 

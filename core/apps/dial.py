@@ -101,7 +101,7 @@ def _publish_end(ctx: CallContext, attempt: _Attempt, status: str) -> None:
     attempt.done = True
     channel = ctx.channel
     bus = ctx.executor.bus
-    if bus.wants(DialEnd):
+    if bus.active:
         bus.publish(DialEnd(channel.name, channel.uniqueid, attempt.leg.name, attempt.leg.uniqueid, status))
 
 
@@ -154,7 +154,7 @@ async def dial(ctx: CallContext, data: str) -> AppResult:
         inherit_variables(channel, leg)
         attempt = _Attempt(leg, destination)
         bus = ctx.executor.bus
-        if bus.wants(DialBegin):
+        if bus.active:
             bus.publish(DialBegin(channel.name, channel.uniqueid, leg.name, leg.uniqueid, destination))
         try:
             await leg.call(timeout=timeout)

@@ -585,7 +585,7 @@ class DialplanExecutor:
         data = ctx.substitute(raw_data)
         channel.application, channel.app_data = app.name, data
         bus = self.bus
-        if bus.wants(NewExtension):
+        if bus.active:
             bus.publish(NewExtension(channel.name, channel.uniqueid, channel.context, channel.exten,
                                      channel.priority, app.name, data))
         log.debug('Executing [%s@%s:%d] %s("%s", "%s")', channel.exten, channel.context, channel.priority,
