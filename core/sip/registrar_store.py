@@ -144,6 +144,11 @@ _DELETE = "DELETE FROM sip_bindings WHERE binding_id = ?"
 # keeps its AOR for life, so ``aor`` is only matched, never set; no row matched means a new binding.
 _UPDATE = (f"UPDATE sip_bindings SET {', '.join(f'{name} = ?' for name in _COLUMNS[2:])} "
            "WHERE binding_id = ? AND aor = ?")
+# A phone refreshing its binding changes only the expiry and the Call-ID/CSeq (columns 4 to 8): when the row this
+# store last wrote shows nothing else changed, only those are bound and written (a third of the full UPDATE's CPU).
+_REFRESHED = slice(4, 9)
+_REFRESH = (f"UPDATE sip_bindings SET {', '.join(f'{name} = ?' for name in _COLUMNS[_REFRESHED])} "
+            "WHERE binding_id = ?")
 
 # Path values may contain commas inside <...>, so they are joined with a character a SIP header cannot hold.
 _PATH_SEPARATOR = "\n"
@@ -162,6 +167,8 @@ class SqliteBindingStore:
             raise ValueError(f"unsupported synchronous mode {synchronous!r}")
         self.path = Path(path)
         self._closed = True
+        # binding_id -> the row as this store last committed it (rows it wrote since it opened; deleted ones go).
+        self._written: dict[str, tuple[object, ...]] = {}
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, isolation_level=None)
@@ -209,27 +216,38 @@ class SqliteBindingStore:
                 # One statement is atomic by itself in autocommit mode (SQLite docs, "Transaction"): the
                 # common REGISTER refresh needs no BEGIN/COMMIT round trips.
                 if upserts:
-                    self._upsert(upserts[0])
+                    record = upserts[0]
+                    self._written[record.binding_id] = self._upsert(record)
                 else:
                     self._db.execute(_DELETE, (deletes[0],))
+                    self._written.pop(deletes[0], None)
                 return
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 if deletes:
                     self._db.executemany(_DELETE, [(binding_id,) for binding_id in deletes])
-                for record in upserts:
-                    self._upsert(record)
+                rows = [(record.binding_id, self._upsert(record)) for record in upserts]
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+            for binding_id in deletes:
+                self._written.pop(binding_id, None)
+            self._written.update(rows)
         except sqlite3.Error as exc:
+            self._written.clear()  # what was committed is uncertain now: the next writes are full ones
             raise RegistrarError(f"cannot write {self.path}: {exc}") from exc
 
-    def _upsert(self, record: BindingRecord) -> None:
+    def _upsert(self, record: BindingRecord) -> tuple[object, ...]:
+        """Write one record (in the caller's transaction); the row written."""
         row = _row_from_record(record)
+        written = self._written.get(record.binding_id)
+        if written is not None and written[:4] == row[:4] and written[9:] == row[9:]:
+            if self._db.execute(_REFRESH, (*row[_REFRESHED], row[0])).rowcount == 1:
+                return row
         if self._db.execute(_UPDATE, (*row[2:], row[0], row[1])).rowcount == 0:
             self._db.execute(_UPSERT, row)
+        return row
 
     def close(self) -> None:
         """Close the database (idempotent)."""

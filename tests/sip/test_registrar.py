@@ -984,3 +984,27 @@ def test_a_record_stored_under_another_aor_is_replaced_not_merged(db_path: Path)
     store.apply([dataclasses.replace(record, aor="1002", call_id="c2")], [])
     assert [(r.aor, r.call_id) for r in store.load()] == [("1002", "c2")]
     store.close()
+
+
+def test_every_column_of_a_refresh_is_stored_whatever_changed(db_path: Path) -> None:
+    # A refresh that changes only the expiry and Call-ID/CSeq is written narrowly; anything else, a full rewrite.
+    store = SqliteBindingStore(db_path)
+    record = BindingRecord(binding_id="b1", aor="1001", contact="sip:1001@10.0.0.1", q=None, expires=600,
+                           expires_at_wall=WALL_START + 600, refreshed_at_wall=WALL_START, call_id="c1", cseq=1,
+                           instance=None, reg_id=None, source=("10.0.0.1", 5060), transport="udp", user_agent=None,
+                           path=())
+    changes: list[dict[str, object]] = [
+        {}, {"cseq": 2, "expires": 300, "expires_at_wall": WALL_START + 310, "refreshed_at_wall": WALL_START + 10},
+        {"call_id": "c2", "cseq": 1}, {"source": ("10.0.0.1", 5062)}, {"cseq": 2}, {"user_agent": "Phone/2"},
+        {"q": 0.5, "cseq": 3}, {"path": ("<sip:edge.example.net;lr>",)}, {"contact": "sip:1001@10.0.0.2"},
+        {"instance": "urn:uuid:1", "reg_id": 1}, {"cseq": 4}, {"transport": "tcp"}, {"cseq": 5},
+    ]
+    for change in changes:
+        record = dataclasses.replace(record, **change)  # type: ignore[arg-type]
+        store.apply([record], [])
+        assert store.load() == [record]
+    sqlite3.connect(db_path, isolation_level=None).execute("DELETE FROM sip_bindings")  # behind the store's back
+    record = dataclasses.replace(record, cseq=6)
+    store.apply([record], [])
+    assert store.load() == [record]
+    store.close()
