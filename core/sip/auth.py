@@ -380,6 +380,7 @@ class DigestChallenger:
         self._mac_state: dict[str, hashlib.blake2s] = {}  # algorithm -> keyed state that has absorbed the prefix
         # (base algorithm, username, password) -> H(A1); None as username: the dummy of unknown users.
         self._ha1: dict[tuple[str, str | None, str], str] = {}
+        self._accepted: dict[tuple[str, str], AuthResult] = {}  # (username, algorithm) -> the OK result
         self._realm_part = f"Digest realm={_quote(realm, 'realm')}"
         self._random_bytes = random_bytes
         self._salts = b""  # random bytes drawn ahead, 8 per nonce: one getrandom() call per 64 nonces
@@ -569,7 +570,13 @@ class DigestChallenger:
         if highest is None:
             self._track(nonce, issued)
         self._highest_nc[nonce] = nc
-        return result(AuthStatus.OK)
+        # The result of a success depends on the user and the algorithm alone, and is immutable: made once.
+        accepted = self._accepted.get((user, algorithm))
+        if accepted is None:
+            if len(self._accepted) >= 4096:  # users removed by reloads leave entries behind: start afresh
+                self._accepted.clear()
+            accepted = self._accepted[user, algorithm] = result(AuthStatus.OK)
+        return accepted
 
     def _ha1_of(self, base: str, username: str | None, password: str) -> str:
         """H(username:realm:password), computed once per user, password and algorithm; ``username`` None is
