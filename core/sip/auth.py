@@ -36,7 +36,6 @@ backwards; wall-clock time when several processes share the secret) is always pa
 
 from __future__ import annotations
 
-import base64
 import binascii
 import enum
 import hashlib
@@ -98,6 +97,8 @@ _NONCE_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")  # base64url of _NONCE_RAW_LENGT
 # The 43rd character carries the last 4 bits and 2 padding bits, which the canonical spelling leaves at zero
 # (RFC 4648 §3.5): the characters whose index in the alphabet is a multiple of 4.
 _NONCE_LAST = frozenset("AEIMQUYcgkosw048")
+_TO_BASE64URL = bytes.maketrans(b"+/", b"-_")
+_FROM_BASE64URL = bytes.maketrans(b"-_", b"+/")
 _NONCE_COUNT = re.compile(r"[0-9a-fA-F]{8}")  # RFC 7616 §3.4: nc-value = 8LHEX
 _LOWER_HEX = re.compile(r"[0-9a-f]+")
 
@@ -412,14 +413,16 @@ class DigestChallenger:
                 raise ValueError(f"random_bytes({_SALT_POOL}) must return {_SALT_POOL} bytes")
         salt, self._salts = self._salts[:8], self._salts[8:]
         raw = stamp + salt + self._mac(algorithm, stamp, salt)
-        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+        # base64url (RFC 4648 §5) without padding; binascii directly, as base64.urlsafe_b64encode does underneath.
+        return binascii.b2a_base64(raw, newline=False).translate(_TO_BASE64URL).rstrip(b"=").decode("ascii")
 
     def _nonce_issued_at(self, nonce: str, algorithm: str) -> float | None:
         """Issue time of a nonce this challenger made for ``algorithm``, or None."""
         if _NONCE_SHAPE.fullmatch(nonce) is None:
             return None
         try:
-            raw = base64.urlsafe_b64decode(nonce + "=")
+            # The shape is checked above, so the base64 alphabet is: decode as base64.urlsafe_b64decode does.
+            raw = binascii.a2b_base64(nonce.encode("ascii").translate(_FROM_BASE64URL) + b"=")
         except (binascii.Error, ValueError):
             return None
         if len(raw) != _NONCE_RAW_LENGTH or nonce[-1] not in _NONCE_LAST:
