@@ -288,12 +288,18 @@ class RateLimiter:
     def allow(self, source: str, now: float) -> bool:
         """Take one token from ``source``'s bucket: True if the request may proceed."""
         buckets = self._buckets
-        self._forget_idle(now)
+        if buckets and now - buckets[next(iter(buckets))][1] >= self._refill_time:
+            self._forget_idle(now)  # the least recently seen source is idle: forget it and any others
         state = buckets.get(source)
+        full = float(self.burst)
         if state is None:
-            tokens = float(self.burst)
+            tokens = full
         else:
-            tokens = min(float(self.burst), state[0] + max(0.0, now - state[1]) * self.rate)
+            # min() and max() spelled as comparisons: this runs for every request.
+            elapsed = now - state[1]
+            tokens = state[0] + elapsed * self.rate if elapsed > 0.0 else state[0]
+            if tokens > full:
+                tokens = full
         allowed = tokens >= 1.0
         if allowed:
             tokens -= 1.0
