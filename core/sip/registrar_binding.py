@@ -43,7 +43,8 @@ class Binding(BindingRecord):
 
     def remaining(self, now: float) -> int:
         """Whole seconds left at ``now`` (rounded down, never negative): the ``expires`` of a 200's Contact."""
-        return max(0, math.floor(self.expires_at - now + EPSILON))
+        left = math.floor(self.expires_at - now + EPSILON)
+        return left if left > 0 else 0
 
     @property
     def contact_address(self) -> Address:
