@@ -276,6 +276,12 @@ def digest_response(
     base, session = _split_algorithm(algorithm)
     if ha1 is None:
         ha1 = _hex_digest(base, _utf8(f"{username}:{realm}:{password}"))
+    return _response_from_ha1(base, session, ha1, method, uri, nonce, qop, nc, cnonce, body)
+
+
+def _response_from_ha1(base: str, session: bool, ha1: str, method: str, uri: str, nonce: str, qop: str | None,
+                       nc: str, cnonce: str, body: bytes) -> str:
+    """:func:`digest_response` once the algorithm is split and H(A1) known (the server's path)."""
     if session:
         ha1 = _hex_digest(base, _utf8(f"{ha1}:{nonce}:{cnonce}"))
     a2 = f"{method}:{uri}"
@@ -551,12 +557,10 @@ class DigestChallenger:
         # From here on an unknown user and a wrong password run the same code.
         password = password_lookup(user)
         known = password is not None
-        expected = digest_response(
-            algorithm, username=user, realm=self.realm, password="",
-            method=method, uri=params["uri"], nonce=nonce, qop=qop, nc=nc_text, cnonce=cnonce,
-            ha1=self._ha1_of(base, user if password is not None else None,
-                             password if password is not None else self._dummy_password),
-        )
+        ha1 = self._ha1_of(base, user if password is not None else None,
+                           password if password is not None else self._dummy_password)
+        expected = _response_from_ha1(base, algorithm != base, ha1, method, params["uri"], nonce, qop, nc_text,
+                                      cnonce, b"")
         matches = hmac.compare_digest(expected.encode(), response.encode())
         if not (known and matches):
             return result(AuthStatus.FAILED, "wrong password" if known else "unknown user")
