@@ -5,9 +5,11 @@ The protocol is decided in a sans-IO endpoint fed with bytes and ``now``; a shel
 keeps one ``loop.call_at`` armed for the endpoint's next deadline.  Reading is batched: when the socket
 becomes readable every waiting datagram is taken with one ``recvmmsg`` (:mod:`cython_media.udp`); each is
 fed to the endpoint and its events handled (:meth:`UdpShell.flush`) before the next, and what they all
-produced leaves with one ``sendmmsg``.  Output made outside a read (a dialplan task answering, a timer) is
-sent at the end of the loop's current round, together with whatever the other tasks of that round produced.
-Under load the batches grow by themselves, so the cost per message falls as the rate rises.
+produced leaves with one ``sendmmsg`` after the endpoint's end-of-batch work (the SIP registrar commits the
+batch's registrations together there, before any of their 200s leaves).  Output made outside a read (a
+dialplan task answering, a timer) is sent at the end of the loop's current round, together with whatever the
+other tasks of that round produced.  Under load the batches grow by themselves, so the cost per message falls
+as the rate rises.
 
 The receive buffer is deepened to :data:`RECEIVE_BUFFER`.  Linux's default (212,992 bytes) holds only
 about 166 datagrams of 500 bytes (each is charged 1,280 bytes), which is 28 ms of a registration storm at
@@ -95,6 +97,12 @@ class UdpShell:
     def _expire(self, now: float) -> None:
         raise NotImplementedError
 
+    def _begin_batch(self) -> None:
+        """Several datagrams are about to be fed at once (the SIP shell groups the registrar's commits)."""
+
+    def _end_batch(self) -> None:
+        """The batch has been fed; its output is sent after this returns."""
+
     # -- socket ---------------------------------------------------------------------------------------
 
     def now(self) -> float:
@@ -159,6 +167,7 @@ class UdpShell:
             return
         self._batching = True
         try:
+            self._begin_batch()
             for data, source in batch:
                 try:
                     self._feed(data, source, self.now())
@@ -166,6 +175,11 @@ class UdpShell:
                 except Exception:
                     self.log.exception("datagram from %s:%d crashed the endpoint", source[0], source[1])
         finally:
+            try:
+                self._end_batch()
+                self.flush()
+            except Exception:
+                self.log.exception("ending a batch of %d datagrams crashed the endpoint", len(batch))
             self._batching = False
         self._send_queued()
         self._arm_timer()

@@ -28,7 +28,7 @@ from core.sip.message import (
     random_hex,
 )
 from core.sip.qualify import QualifyClient
-from core.sip.registrar import LocationService
+from core.sip.registrar import LocationService, RegisterOutcome
 from core.sip.registration import RegistrationClient
 from core.sip.security import Acl, BanList, RateLimiter
 from core.sip.session import RegistrationChanged, SipEvent
@@ -96,6 +96,8 @@ class SipEndpoint(CallHandling, RegistrationClient, QualifyClient):
         self.events: deque[SipEvent] = deque()
         self._outbox: list[tuple[bytes, Address, Transport]] = []
         self.stats = {"received": 0, "parse_errors": 0, "dropped_banned": 0, "dropped_rate": 0}
+        # In a batch: the REGISTERs whose 200 waits for the batch's commit (begin_batch / end_batch).
+        self._unconfirmed: list[tuple[ServerTransaction, SipRequest, RegisterOutcome]] | None = None
         CallHandling.__init__(self)
         RegistrationClient.__init__(self)
         QualifyClient.__init__(self)
@@ -124,6 +126,23 @@ class SipEndpoint(CallHandling, RegistrationClient, QualifyClient):
                 log.debug("dropped unparsable response from %s:%d: %s", host, source[1], exc.reason)
             return
         self.receive_message(message, source, transport, now)
+
+    def begin_batch(self) -> None:
+        """Several datagrams follow at once (the UDP reader took them with one read): the registrations they
+        make are committed to the store together by :meth:`end_batch` and answered only after it."""
+        self.location.begin_batch()
+        self._unconfirmed = []
+
+    def end_batch(self, now: float) -> None:
+        """Commit the batch's registrations and answer them: 200 when the commit succeeded, else 500 to each
+        (the store and the location service then hold none of them)."""
+        unconfirmed, self._unconfirmed = self._unconfirmed, None
+        committed = self.location.end_batch()
+        for transaction, request, outcome in unconfirmed or ():
+            if committed:
+                self._answer_register(transaction, request, outcome, now)
+            else:
+                self.respond(transaction, request, 500, now)
 
     def receive_message(self, message: SipRequest | SipResponse, source: Address, transport: Transport,
                         now: float) -> None:
@@ -388,11 +407,18 @@ class SipEndpoint(CallHandling, RegistrationClient, QualifyClient):
             return
         outcome = self.location.register(user.name, request, source, transport, now, self.wallclock(),
                                          max_contacts=user.max_contacts)
+        if outcome.status == 200 and self._unconfirmed is not None:
+            self._unconfirmed.append((transaction, request, outcome))  # answered once committed (end_batch)
+            return
+        self._answer_register(transaction, request, outcome, now)
+
+    def _answer_register(self, transaction: ServerTransaction, request: SipRequest, outcome: RegisterOutcome,
+                         now: float) -> None:
         self.respond(transaction, request, outcome.status, now, reason=outcome.reason,
                      headers=tuple(outcome.headers))
         if outcome.status == 200:
-            bindings = self.location.lookup(user.name, now)
-            self.events.append(RegistrationChanged(user.name, len(bindings)))
+            aor = request.to.uri.user or ""  # the user's name (_on_register checked it)
+            self.events.append(RegistrationChanged(aor, len(self.location.lookup(aor, now))))
 
 
 def _acl(permit: tuple[str, ...], deny: tuple[str, ...]) -> Acl:

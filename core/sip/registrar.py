@@ -212,6 +212,7 @@ class LocationService:
         self._deadlines: list[tuple[float, int, str]] = []  # (expires_at, sequence, binding_id), lazily pruned
         self._sequence = 0
         self._clock_offset: float | None = None  # wallclock - now
+        self._undo: dict[str, list[Binding]] | None = None  # in a batch: AOR -> its bindings before the batch
 
     # -- start-up ---------------------------------------------------------------------------------------------
 
@@ -265,6 +266,32 @@ class LocationService:
         if pending:
             log.info("restored %d registrations, dropped %d", len(restored), len(dropped))
         return restored
+
+    # -- group commit -----------------------------------------------------------------------------------------
+
+    def begin_batch(self) -> None:
+        """The REGISTERs that follow until :meth:`end_batch` are committed to the store together; their
+        outcomes may only be answered once :meth:`end_batch` has returned True."""
+        self.store.begin_batch()
+        self._undo = {}
+
+    def end_batch(self) -> bool:
+        """Commit the batch; False when that failed, and then every AOR it changed has its bindings back as
+        they were before :meth:`begin_batch` (the store kept none of the batch)."""
+        undo, self._undo = self._undo, None
+        if self.store.end_batch():
+            return True
+        for aor, before in (undo or {}).items():
+            for binding in self._by_aor.get(aor, ()):
+                self._forget(binding.binding_id)
+            for binding in before:
+                self._remember(binding)
+            if before:
+                self._by_aor[aor] = before
+            else:
+                self._by_aor.pop(aor, None)
+        log.error("registrations of the last batch were not stored: %d AOR(s) restored as before", len(undo or {}))
+        return False
 
     # -- REGISTER ---------------------------------------------------------------------------------------------
 
@@ -577,6 +604,9 @@ class LocationService:
         """Store, then make visible, the new bindings of ``aor`` (all or nothing)."""
         delete_ids = [binding.binding_id for binding in deletes]
         self.store.apply(upserts, delete_ids)  # a Binding is its record (the store reads the record's fields)
+        undo = self._undo
+        if undo is not None and aor not in undo:
+            undo[aor] = list(self._by_aor.get(aor, ()))
         for binding_id in delete_ids:
             self._forget(binding_id)
         for binding in upserts:

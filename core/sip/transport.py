@@ -91,6 +91,12 @@ class SipTransport(UdpShell):
     def _expire(self, now: float) -> None:
         self.endpoint.handle_timer(now)
 
+    def _begin_batch(self) -> None:
+        self.endpoint.begin_batch()
+
+    def _end_batch(self) -> None:
+        self.endpoint.end_batch(self.now())
+
     # -- input ----------------------------------------------------------------------------------------
 
     def datagram(self, data: bytes, source: Address) -> None:

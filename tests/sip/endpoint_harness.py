@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from core.sip.endpoint import SipEndpoint
 from core.sip.message import SipParseError, SipRequest, SipResponse, parse_message
 from core.sip.registrar import LocationService
-from core.sip.registrar_store import MemoryBindingStore
+from core.sip.registrar_store import BindingStore, MemoryBindingStore
 from core.sip.session import IncomingCall, SipCall, SipEvent
 from core.sip.settings import EndpointSettings, SipTrunkSettings, SipUserSettings
 from core.sip.transaction_messages import Transport
@@ -148,13 +148,13 @@ class Harness:
 
     def __init__(self, *, users: Sequence[SipUserSettings] = USERS, trunks: Sequence[SipTrunkSettings] = (),
                  address: Address = GATEWAY, clock: Clock | None = None, min_expires: int = 60,
-                 max_expires: int = 3600, **settings: object) -> None:
+                 max_expires: int = 3600, store: BindingStore | None = None, **settings: object) -> None:
         self.clock = clock or Clock()
         self.address = address
         options: dict[str, object] = {"nonce_secret": b"0123456789abcdef0123456789abcdef", **settings}
         self.settings = EndpointSettings(host=address[0], port=address[1], users=tuple(users),
                                          trunks=tuple(trunks), **options)  # type: ignore[arg-type]
-        self.store = MemoryBindingStore()
+        self.store = store if store is not None else MemoryBindingStore()
         self.location = LocationService(self.store, min_expires=min_expires, max_expires=max_expires,
                                         max_contacts=max((u.max_contacts for u in users), default=1))
         self.endpoint = SipEndpoint(self.settings, self.location, wallclock=lambda: WALL_EPOCH + self.clock.now)

@@ -10,11 +10,14 @@ server does not answer, and what ``sip show registry`` prints.
 from __future__ import annotations
 
 import hashlib
+import sqlite3
+from pathlib import Path
 
 import pytest
 
 from core.cli import CommandRegistry
-from core.sip.message import SipResponse
+from core.sip.message import SipRequest, SipResponse
+from core.sip.registrar_store import SqliteBindingStore
 from core.sip.session import RegistrationChanged, TrunkRegistrationChanged
 from core.sip.settings import SipTrunkSettings
 from firmware.sip_service import SipService
@@ -395,3 +398,73 @@ def test_a_200_that_rewrote_our_contact_gets_its_shortest_interval(trunk_harness
                                      headers=["Contact: <sip:acct@203.0.113.50:61000>;expires=300",
                                               "Contact: <sip:acct@203.0.113.9:5060>;expires=3000"]))
     assert harness.endpoint.registrations["itsp"].granted == 300
+
+
+# -- group commit: the registrations of one UDP read batch share one SQLite transaction ---------------------------
+
+
+def challenged(phone: Phone) -> SipRequest:
+    """The REGISTER that answers the gateway's 401 to a first, credential-less one."""
+    (challenge,) = phone.send(phone.make_register(expires=600))
+    assert challenge.status == 401
+    credentials = authorization(pick_challenge(challenge.response, "MD5"), method="REGISTER",
+                                uri=f"sip:{GATEWAY[0]}", username=phone.user, password=phone.secret)
+    return phone.make_register(expires=600, authorization=credentials)
+
+
+def stored_contacts(path: Path) -> dict[str, str]:
+    """AOR -> Contact, as another process reading the file sees it."""
+    reader = sqlite3.connect(path)
+    try:
+        return dict(reader.execute("SELECT aor, contact FROM sip_bindings"))
+    finally:
+        reader.close()
+
+
+def test_a_batch_of_registrations_is_answered_only_once_committed(tmp_path: Path) -> None:
+    path = tmp_path / "registrations.sqlite"
+    harness = Harness(store=SqliteBindingStore(path))
+    alice, bob = Phone(harness, "1001"), Phone(harness, "1002", address=("192.0.2.11", 5060))
+    requests = [challenged(alice), challenged(bob)]
+    alice.inbox(), bob.inbox()  # the 401s
+    harness.endpoint.begin_batch()
+    for phone, request in zip((alice, bob), requests, strict=True):
+        # Nothing is acknowledged before it is on disk: no 200 yet, and the file does not hold it yet.
+        assert phone.send(request) == []
+    assert stored_contacts(path) == {}
+    harness.endpoint.end_batch(harness.now)
+    harness.drain()
+    assert stored_contacts(path) == {"1001": "sip:1001@192.0.2.10:5060", "1002": "sip:1002@192.0.2.11:5060"}
+    assert [s.status for s in alice.inbox()] == [200] and [s.status for s in bob.inbox()] == [200]
+    assert harness.events() == [RegistrationChanged("1001", 1), RegistrationChanged("1002", 1)]
+
+
+def test_a_batch_that_cannot_be_stored_answers_500_to_each_and_keeps_the_old_bindings(tmp_path: Path) -> None:
+    path = tmp_path / "registrations.sqlite"
+    harness = Harness(store=SqliteBindingStore(path))
+    alice, bob = Phone(harness, "1001"), Phone(harness, "1002", address=("192.0.2.11", 5060))
+    assert alice.register(expires=600).status == 200
+    alice.address = ("192.0.2.20", 5062)  # she moved: her next REGISTER updates the binding
+    requests = [challenged(alice), challenged(bob)]
+    # The disk refuses bob's row (as a full disk would) after alice's update was written in the same transaction.
+    writer = sqlite3.connect(path)
+    writer.execute("CREATE TRIGGER refuse BEFORE INSERT ON sip_bindings WHEN NEW.aor = '1002' "
+                   "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
+    writer.commit()
+    writer.close()
+    harness.events(), alice.inbox(), bob.inbox()
+    harness.endpoint.begin_batch()
+    for phone, request in zip((alice, bob), requests, strict=True):
+        phone.send(request)
+    harness.endpoint.end_batch(harness.now)
+    harness.drain()
+    assert [s.status for s in alice.inbox()] == [500] and [s.status for s in bob.inbox()] == [500]
+    # Neither registration took: the file and the location service still have alice where she was.
+    assert stored_contacts(path) == {"1001": "sip:1001@192.0.2.10:5060"}
+    (binding,) = harness.location.lookup("1001", harness.now)
+    assert binding.destination == ("192.0.2.10", 5060)
+    assert harness.location.lookup("1002", harness.now) == [] and harness.events() == []
+    # The next batch is committed normally once the disk takes writes again.
+    sqlite3.connect(path).execute("DROP TRIGGER refuse").connection.close()
+    assert alice.register(expires=600).status == 200
+    assert stored_contacts(path) == {"1001": "sip:1001@192.0.2.20:5062"}

@@ -1008,3 +1008,44 @@ def test_every_column_of_a_refresh_is_stored_whatever_changed(db_path: Path) -> 
     store.apply([record], [])
     assert store.load() == [record]
     store.close()
+
+
+# -- group commit: the REGISTERs of one read batch share a transaction ---------------------------------------------
+
+
+def test_a_batch_is_stored_by_its_commit_and_a_failed_commit_restores_every_aor_it_touched(db_path: Path,
+                                                                                          clock: Clock) -> None:
+    store, service = reopen(db_path)
+    Phone(service, clock).register("<sip:1001@10.0.0.1>", expires=600)
+    service.begin_batch()
+    assert Phone(service, clock, call_id="moved@phone").register("<sip:1001@10.0.0.9>", expires=600).status == 200
+    assert Phone(service, clock, aor="1002").register("<sip:1002@10.0.0.2>").status == 200
+    reader = sqlite3.connect(db_path)
+    assert reader.execute("SELECT aor, contact FROM sip_bindings").fetchall() == [("1001", "sip:1001@10.0.0.1")]
+    assert service.end_batch()
+    assert sorted(reader.execute("SELECT aor, contact FROM sip_bindings")) == [("1001", "sip:1001@10.0.0.9"),
+                                                                               ("1002", "sip:1002@10.0.0.2")]
+
+    # A deferred foreign key is checked by COMMIT itself: here it makes the commit fail, as a full disk would.
+    store._db.execute("PRAGMA foreign_keys = ON")
+    store._db.executescript("""
+        CREATE TABLE parent (id TEXT PRIMARY KEY);
+        CREATE TABLE child (parent TEXT REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED);
+        CREATE TRIGGER orphan AFTER INSERT ON sip_bindings WHEN NEW.aor = '1002'
+            BEGIN INSERT INTO child VALUES ('nobody'); END;
+    """)
+    service.begin_batch()
+    assert Phone(service, clock, call_id="again@phone").register("<sip:1001@10.0.0.7>", expires=600).status == 200
+    assert Phone(service, clock, aor="1002", call_id="again@phone").register("<sip:1002@10.0.0.3>").status == 200
+    assert not service.end_batch()
+    assert sorted(reader.execute("SELECT aor, contact FROM sip_bindings")) == [("1001", "sip:1001@10.0.0.9"),
+                                                                               ("1002", "sip:1002@10.0.0.2")]
+    assert contacts_of(service, "1001", clock.now) == ["sip:1001@10.0.0.9"]
+    assert contacts_of(service, "1002", clock.now) == ["sip:1002@10.0.0.2"]
+    # Outside a batch every REGISTER commits by itself again, and what the failed batch wrote is not assumed.
+    store._db.execute("DROP TRIGGER orphan")
+    assert Phone(service, clock, aor="1002", call_id="third@phone").register("<sip:1002@10.0.0.4>").status == 200
+    assert sorted(reader.execute("SELECT aor, contact FROM sip_bindings")) == [("1001", "sip:1001@10.0.0.9"),
+                                                                               ("1002", "sip:1002@10.0.0.4")]
+    reader.close()
+    store.close()
