@@ -166,8 +166,10 @@ class UdpShell:
         if not batch:
             return
         self._batching = True
+        grouped = len(batch) > 1  # one datagram alone needs no end-of-batch work
         try:
-            self._begin_batch()
+            if grouped:
+                self._begin_batch()
             for data, source in batch:
                 try:
                     self._feed(data, source, self.now())
@@ -175,11 +177,12 @@ class UdpShell:
                 except Exception:
                     self.log.exception("datagram from %s:%d crashed the endpoint", source[0], source[1])
         finally:
-            try:
-                self._end_batch()
-                self.flush()
-            except Exception:
-                self.log.exception("ending a batch of %d datagrams crashed the endpoint", len(batch))
+            if grouped:
+                try:
+                    self._end_batch()
+                    self.flush()
+                except Exception:
+                    self.log.exception("ending a batch of %d datagrams crashed the endpoint", len(batch))
             self._batching = False
         self._send_queued()
         self._arm_timer()
