@@ -388,9 +388,14 @@ class DigestChallenger:
         # (base algorithm, username, password) -> H(A1); None as username: the dummy of unknown users.
         self._ha1: dict[tuple[str, str | None, str], str] = {}
         self._accepted: dict[tuple[str, str], AuthResult] = {}  # (username, algorithm) -> the OK result
-        self._realm_part = f"Digest realm={_quote(realm, 'realm')}"
+        # Each challenge value is its constant text around the nonce: (algorithm, text before, text after).
+        realm_part = f"Digest realm={_quote(realm, 'realm')}, nonce=\""
+        qop_part = "" if self.qop is None else f', qop="{self.qop}"'
+        self._templates = tuple((algorithm, realm_part, f'", algorithm={algorithm}{qop_part}')
+                                for algorithm in self.algorithms)
         self._random_bytes = random_bytes
         self._salts = b""  # random bytes drawn ahead, 8 per nonce: one getrandom() call per 64 nonces
+        self._salt_at = 0  # where the next nonce's salt starts in _salts
         self._dummy_password = secrets.token_hex(16)
         # nonce -> highest nonce-count accepted; heap of (issue time, nonce) to forget them in time order.
         self._highest_nc: dict[str, int] = {}
@@ -399,7 +404,7 @@ class DigestChallenger:
 
     # -- nonces ---------------------------------------------------------------------------------------
 
-    def _mac(self, algorithm: str, stamp: bytes, salt: bytes) -> bytes:
+    def _mac(self, algorithm: str, stamp_and_salt: bytes) -> bytes:
         state = self._mac_state.get(algorithm)
         if state is None:
             state = self._mac_state[algorithm] = hashlib.blake2s(
@@ -407,18 +412,20 @@ class DigestChallenger:
                 digest_size=16)
         # The keyed state with the fixed prefix absorbed is copied, not rebuilt (hashlib: hash.copy()).
         mac = state.copy()
-        mac.update(stamp + salt)
+        mac.update(stamp_and_salt)
         return mac.digest()
 
-    def _new_nonce(self, algorithm: str, now: float) -> str:
-        stamp = struct.pack(">q", round(now * 1000))
-        if not self._salts:
-            self._salts = self._random_bytes(_SALT_POOL)
-            if len(self._salts) != _SALT_POOL:
-                self._salts = b""
+    def _new_nonce(self, algorithm: str, stamp: bytes) -> str:
+        """A nonce for ``algorithm`` issued at ``stamp`` (milliseconds, 8 bytes big-endian)."""
+        at = self._salt_at
+        if at >= len(self._salts):
+            salts = self._random_bytes(_SALT_POOL)
+            if len(salts) != _SALT_POOL:
                 raise ValueError(f"random_bytes({_SALT_POOL}) must return {_SALT_POOL} bytes")
-        salt, self._salts = self._salts[:8], self._salts[8:]
-        raw = stamp + salt + self._mac(algorithm, stamp, salt)
+            self._salts, at = salts, 0
+        self._salt_at = at + 8
+        stamp_and_salt = stamp + self._salts[at:at + 8]
+        raw = stamp_and_salt + self._mac(algorithm, stamp_and_salt)
         # base64url (RFC 4648 §5) without padding; binascii directly, as base64.urlsafe_b64encode does underneath.
         return binascii.b2a_base64(raw, newline=False).translate(_TO_BASE64URL).rstrip(b"=").decode("ascii")
 
@@ -433,10 +440,10 @@ class DigestChallenger:
             return None
         if len(raw) != _NONCE_RAW_LENGTH or nonce[-1] not in _NONCE_LAST:
             return None  # only the canonical spelling: one nonce, one replay-memory entry
-        stamp, salt, mac = raw[:8], raw[8:16], raw[16:]
-        if not hmac.compare_digest(mac, self._mac(algorithm, stamp, salt)):
+        stamp_and_salt = raw[:16]
+        if not hmac.compare_digest(raw[16:], self._mac(algorithm, stamp_and_salt)):
             return None
-        milliseconds: int = struct.unpack(">q", stamp)[0]
+        milliseconds: int = struct.unpack(">q", raw[:8])[0]
         return milliseconds / 1000.0
 
     # -- challenges -----------------------------------------------------------------------------------
@@ -447,16 +454,11 @@ class DigestChallenger:
         E.g. ``Digest realm="centralita", nonce="...", algorithm=SHA-256, qop="auth"`` then the MD5
         one; ``stale=true`` is added after a STALE result (RFC 7616 §3.3).  Each carries a fresh nonce.
         """
-        values = []
-        for algorithm in self.algorithms:
-            parts = [self._realm_part, f'nonce="{self._new_nonce(algorithm, now)}"',
-                     f"algorithm={algorithm}"]
-            if self.qop is not None:
-                parts.append(f'qop="{self.qop}"')
-            if stale:
-                parts.append("stale=true")
-            values.append(", ".join(parts))
-        return values
+        stamp = struct.pack(">q", round(now * 1000))
+        if stale:
+            return [f"{before}{self._new_nonce(algorithm, stamp)}{after}, stale=true"
+                    for algorithm, before, after in self._templates]
+        return [f"{before}{self._new_nonce(algorithm, stamp)}{after}" for algorithm, before, after in self._templates]
 
     # -- verification ---------------------------------------------------------------------------------
 
