@@ -506,76 +506,76 @@ class DigestChallenger:
         username = params.get("username")
         if "username*" in params:
             return AuthResult(AuthStatus.FAILED, reason="username* (RFC 7616 §3.4.4) is not supported")
-        if params.get("userhash", "false").lower() != "false":
+        userhash = params.get("userhash")
+        if userhash is not None and userhash.lower() != "false":
             return AuthResult(AuthStatus.FAILED, username, "userhash was not offered")
-
-        def failed(reason: str) -> AuthResult:
-            return AuthResult(AuthStatus.FAILED, username, reason)
-
-        for required in ("username", "realm", "nonce", "uri", "response"):
-            if required not in params:
-                return failed(f"missing {required}")
-        user = params["username"]
-        if params["realm"] != self.realm:
-            return failed(f"realm {params['realm']!r} is not {self.realm!r}")
-        algorithm = _CANONICAL.get(params.get("algorithm", "MD5").lower())
+        try:
+            user, realm, nonce, uri, response = (params["username"], params["realm"], params["nonce"], params["uri"],
+                                                 params["response"])
+        except KeyError as missing:  # the first one missing, in that order
+            return AuthResult(AuthStatus.FAILED, username, f"missing {missing.args[0]}")
+        if realm != self.realm:
+            return AuthResult(AuthStatus.FAILED, username, f"realm {realm!r} is not {self.realm!r}")
+        offered = params.get("algorithm", "MD5")
+        algorithm = _CANONICAL.get(offered.lower())
         if algorithm is None or algorithm not in self.algorithms:
-            return failed(f"algorithm {params.get('algorithm', 'MD5')} was not offered")
+            return AuthResult(AuthStatus.FAILED, username, f"algorithm {offered} was not offered")
 
-        def result(status: AuthStatus, reason: str = "") -> AuthResult:
-            return AuthResult(status, username, reason, algorithm)
-
+        # Results from here on name the algorithm.
         qop = params.get("qop")
         nc_text = params.get("nc", "")
         cnonce = params.get("cnonce", "")
         if self.qop is None:
             if qop is not None:
-                return result(AuthStatus.FAILED, "qop was not offered")
+                return AuthResult(AuthStatus.FAILED, username, "qop was not offered", algorithm)
             nc = 1  # RFC 2069: no nonce-count, so each nonce is good for one request
         else:
             if qop is None:
-                return result(AuthStatus.FAILED, "no qop (RFC 2069 response to a qop=auth challenge)")
+                return AuthResult(AuthStatus.FAILED, username, "no qop (RFC 2069 response to a qop=auth challenge)",
+                                  algorithm)
             if qop.lower() != self.qop:
-                return result(AuthStatus.FAILED, f"qop {qop} was not offered")
+                return AuthResult(AuthStatus.FAILED, username, f"qop {qop} was not offered", algorithm)
             if not cnonce:
-                return result(AuthStatus.FAILED, "missing cnonce")
+                return AuthResult(AuthStatus.FAILED, username, "missing cnonce", algorithm)
             if _NONCE_COUNT.fullmatch(nc_text) is None:
-                return result(AuthStatus.FAILED, "nc is not 8 hex digits")
+                return AuthResult(AuthStatus.FAILED, username, "nc is not 8 hex digits", algorithm)
             nc = int(nc_text, 16)
             if nc == 0:
-                return result(AuthStatus.FAILED, "nc is zero")
-        response = params["response"].lower()
+                return AuthResult(AuthStatus.FAILED, username, "nc is zero", algorithm)
+        response = response.lower()
         base = algorithm.removesuffix("-sess")
         if len(response) != _DIGEST_HEX_LENGTH[base] or _LOWER_HEX.fullmatch(response) is None:
-            return result(AuthStatus.FAILED, "malformed response")
-        if request_uri is not None and not _same_uri(params["uri"], request_uri, host_only=host_only_uri):
+            return AuthResult(AuthStatus.FAILED, username, "malformed response", algorithm)
+        if request_uri is not None and uri != request_uri and not _same_uri(uri, request_uri,
+                                                                           host_only=host_only_uri):
             return AuthResult(AuthStatus.FAILED, username, "uri does not match the Request-URI", algorithm,
                               uri_mismatch=True)
-        nonce = params["nonce"]
         issued = self._nonce_issued_at(nonce, algorithm)
         if issued is None:
-            return result(AuthStatus.FAILED, "nonce was not issued here for this realm and algorithm")
+            return AuthResult(AuthStatus.FAILED, username, "nonce was not issued here for this realm and algorithm",
+                              algorithm)
 
         # From here on an unknown user and a wrong password run the same code.
         password = password_lookup(user)
         known = password is not None
         ha1 = self._ha1_of(base, user if password is not None else None,
                            password if password is not None else self._dummy_password)
-        expected = _response_from_ha1(base, algorithm != base, ha1, method, params["uri"], nonce, qop, nc_text,
+        expected = _response_from_ha1(base, algorithm != base, ha1, method, uri, nonce, qop, nc_text,
                                       cnonce, b"")
         matches = hmac.compare_digest(expected.encode(), response.encode())
         if not (known and matches):
-            return result(AuthStatus.FAILED, "wrong password" if known else "unknown user")
+            return AuthResult(AuthStatus.FAILED, username, "wrong password" if known else "unknown user", algorithm)
 
         self._forget_expired(now)
         age = now - issued
         if age > self.nonce_lifetime or age < -self.nonce_lifetime:
-            return result(AuthStatus.STALE, f"nonce expired ({age:.1f} s old)")
+            return AuthResult(AuthStatus.STALE, username, f"nonce expired ({age:.1f} s old)", algorithm)
         highest = self._highest_nc.get(nonce)
         if highest is None and issued <= self._dropped_until:
-            return result(AuthStatus.STALE, "nonce too old for the replay memory")
+            return AuthResult(AuthStatus.STALE, username, "nonce too old for the replay memory", algorithm)
         if highest is not None and nc <= highest:
-            return result(AuthStatus.STALE, f"nonce count {nc:08x} replayed (highest seen {highest:08x})")
+            return AuthResult(AuthStatus.STALE, username,
+                              f"nonce count {nc:08x} replayed (highest seen {highest:08x})", algorithm)
         if highest is None:
             self._track(nonce, issued)
         self._highest_nc[nonce] = nc
@@ -584,7 +584,7 @@ class DigestChallenger:
         if accepted is None:
             if len(self._accepted) >= 4096:  # users removed by reloads leave entries behind: start afresh
                 self._accepted.clear()
-            accepted = self._accepted[user, algorithm] = result(AuthStatus.OK)
+            accepted = self._accepted[user, algorithm] = AuthResult(AuthStatus.OK, username, "", algorithm)
         return accepted
 
     def _ha1_of(self, base: str, username: str | None, password: str) -> str:
