@@ -325,12 +325,16 @@ class AuthResult:
     @property
     def ok(self) -> bool:
         """True when the request is authenticated."""
-        return self.status is AuthStatus.OK
+        return self.status is _OK
 
     @property
     def stale(self) -> bool:
         """True when the answer is a new challenge with ``stale=true``."""
-        return self.status is AuthStatus.STALE
+        return self.status is _STALE
+
+
+# Looked up once: reading a member off an Enum class goes through EnumType's __getattr__ hook in Python 3.11.
+_OK, _STALE = AuthStatus.OK, AuthStatus.STALE
 
 
 class DigestChallenger:
