@@ -380,8 +380,12 @@ class LocationService:
                     removed[existing.binding_id] = existing
                 continue
             expiration = contact.expiration if contact.expiration < self.max_expires else self.max_expires
-            # The same URI as the binding's serialises the same: keep its text instead of rebuilding it.
-            text = existing.contact if existing is not None and existing.uri == contact.uri else str(contact.uri)
+            # The same URI as the binding's serialises the same: keep its text instead of rebuilding it.  (The
+            # parse cache shares parsed URIs, so a refresh's is usually the very object of the binding.)
+            if existing is not None and (existing.uri is contact.uri or existing.uri == contact.uri):
+                text = existing.contact
+            else:
+                text = str(contact.uri)
             binding = Binding(
                 binding_id=existing.binding_id if existing is not None else secrets.token_hex(8),
                 aor=aor, contact=text, q=contact.q, expires=expiration,
@@ -704,7 +708,9 @@ def _find(bindings: Sequence[Binding], contact: _ContactRequest) -> Binding | No
         return None
     uri = contact.uri
     for binding in bindings:
-        if binding.uri == uri or binding.uri.equivalent(uri):  # equal fields: equivalent without the RFC rules
+        known = binding.uri
+        # The same object (the parse cache shares URIs), or equal fields: equivalent without the RFC rules.
+        if known is uri or known == uri or known.equivalent(uri):
             return binding
     return None
 
