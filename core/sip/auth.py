@@ -287,10 +287,11 @@ def _response_from_ha1(base: str, session: bool, ha1: str, method: str, uri: str
     a2 = f"{method}:{uri}"
     if qop is not None and qop.lower() == "auth-int":
         a2 += ":" + _hex_digest(base, body)
-    ha2 = _hex_digest(base, _utf8(a2))
+    # _utf8 spelled out: this runs for every request with credentials.
+    ha2 = _hex_digest(base, a2.encode("utf-8", "surrogateescape"))
     if qop is None:
-        return _hex_digest(base, _utf8(f"{ha1}:{nonce}:{ha2}"))
-    return _hex_digest(base, _utf8(f"{ha1}:{nonce}:{nc}:{cnonce}:{qop}:{ha2}"))
+        return _hex_digest(base, f"{ha1}:{nonce}:{ha2}".encode("utf-8", "surrogateescape"))
+    return _hex_digest(base, f"{ha1}:{nonce}:{nc}:{cnonce}:{qop}:{ha2}".encode("utf-8", "surrogateescape"))
 
 
 # -- server side ---------------------------------------------------------------------------------------
@@ -562,15 +563,17 @@ class DigestChallenger:
         # From here on an unknown user and a wrong password run the same code.
         password = password_lookup(user)
         known = password is not None
-        ha1 = self._ha1_of(base, user if password is not None else None,
-                           password if password is not None else self._dummy_password)
+        ha1_key = (base, user, password) if password is not None else (base, None, self._dummy_password)
+        ha1 = self._ha1.get(ha1_key) or self._ha1_of(*ha1_key)  # known after a user's first request
         expected = _response_from_ha1(base, algorithm != base, ha1, method, uri, nonce, qop, nc_text,
                                       cnonce, b"")
-        matches = hmac.compare_digest(expected.encode(), response.encode())
+        matches = hmac.compare_digest(expected, response)  # both ASCII (hex): compared as str
         if not (known and matches):
             return AuthResult(AuthStatus.FAILED, username, "wrong password" if known else "unknown user", algorithm)
 
-        self._forget_expired(now)
+        heap = self._issue_heap
+        if heap and now - heap[0][0] > self.nonce_lifetime:  # (the test of _forget_expired, without a call)
+            self._forget_expired(now)
         age = now - issued
         if age > self.nonce_lifetime or age < -self.nonce_lifetime:
             return AuthResult(AuthStatus.STALE, username, f"nonce expired ({age:.1f} s old)", algorithm)
@@ -581,7 +584,9 @@ class DigestChallenger:
             return AuthResult(AuthStatus.STALE, username,
                               f"nonce count {nc:08x} replayed (highest seen {highest:08x})", algorithm)
         if highest is None:
-            self._track(nonce, issued)
+            if len(self._highest_nc) >= self.max_tracked_nonces:
+                self._make_room()
+            heapq.heappush(heap, (issued, nonce))
         self._highest_nc[nonce] = nc
         # The result of a success depends on the user and the algorithm alone, and is immutable: made once.
         accepted = self._accepted.get((user, algorithm))
@@ -604,7 +609,8 @@ class DigestChallenger:
 
     # -- replay memory --------------------------------------------------------------------------------
 
-    def _track(self, nonce: str, issued: float) -> None:
+    def _make_room(self) -> None:
+        """Drop the oldest entries until a new nonce fits in the replay memory."""
         while len(self._highest_nc) >= self.max_tracked_nonces and self._issue_heap:
             oldest_issued, oldest = heapq.heappop(self._issue_heap)
             del self._highest_nc[oldest]
@@ -612,7 +618,6 @@ class DigestChallenger:
                 log.warning("digest replay memory full (%d nonces): dropping the oldest; older nonces get "
                             "stale=true", self.max_tracked_nonces)
             self._dropped_until = max(self._dropped_until, oldest_issued)
-        heapq.heappush(self._issue_heap, (issued, nonce))
 
     def _forget_expired(self, now: float) -> None:
         # An entry is needed while its nonce is fresh (age <= nonce_lifetime); after that it is stale anyway.
