@@ -287,10 +287,11 @@ def _response_from_ha1(base: str, session: bool, ha1: str, method: str, uri: str
     a2 = f"{method}:{uri}"
     if qop is not None and qop.lower() == "auth-int":
         a2 += ":" + _hex_digest(base, body)
-    ha2 = _hex_digest(base, _utf8(a2))
+    # _utf8 spelled out: this runs for every request with credentials.
+    ha2 = _hex_digest(base, a2.encode("utf-8", "surrogateescape"))
     if qop is None:
-        return _hex_digest(base, _utf8(f"{ha1}:{nonce}:{ha2}"))
-    return _hex_digest(base, _utf8(f"{ha1}:{nonce}:{nc}:{cnonce}:{qop}:{ha2}"))
+        return _hex_digest(base, f"{ha1}:{nonce}:{ha2}".encode("utf-8", "surrogateescape"))
+    return _hex_digest(base, f"{ha1}:{nonce}:{nc}:{cnonce}:{qop}:{ha2}".encode("utf-8", "surrogateescape"))
 
 
 # -- server side ---------------------------------------------------------------------------------------
@@ -325,12 +326,16 @@ class AuthResult:
     @property
     def ok(self) -> bool:
         """True when the request is authenticated."""
-        return self.status is AuthStatus.OK
+        return self.status is _OK
 
     @property
     def stale(self) -> bool:
         """True when the answer is a new challenge with ``stale=true``."""
-        return self.status is AuthStatus.STALE
+        return self.status is _STALE
+
+
+# Looked up once: reading a member off an Enum class goes through EnumType's __getattr__ hook in Python 3.11.
+_OK, _STALE = AuthStatus.OK, AuthStatus.STALE
 
 
 class DigestChallenger:
@@ -388,9 +393,14 @@ class DigestChallenger:
         # (base algorithm, username, password) -> H(A1); None as username: the dummy of unknown users.
         self._ha1: dict[tuple[str, str | None, str], str] = {}
         self._accepted: dict[tuple[str, str], AuthResult] = {}  # (username, algorithm) -> the OK result
-        self._realm_part = f"Digest realm={_quote(realm, 'realm')}"
+        # Each challenge value is its constant text around the nonce: (algorithm, text before, text after).
+        realm_part = f"Digest realm={_quote(realm, 'realm')}, nonce=\""
+        qop_part = "" if self.qop is None else f', qop="{self.qop}"'
+        self._templates = tuple((algorithm, realm_part, f'", algorithm={algorithm}{qop_part}')
+                                for algorithm in self.algorithms)
         self._random_bytes = random_bytes
         self._salts = b""  # random bytes drawn ahead, 8 per nonce: one getrandom() call per 64 nonces
+        self._salt_at = 0  # where the next nonce's salt starts in _salts
         self._dummy_password = secrets.token_hex(16)
         # nonce -> highest nonce-count accepted; heap of (issue time, nonce) to forget them in time order.
         self._highest_nc: dict[str, int] = {}
@@ -399,7 +409,7 @@ class DigestChallenger:
 
     # -- nonces ---------------------------------------------------------------------------------------
 
-    def _mac(self, algorithm: str, stamp: bytes, salt: bytes) -> bytes:
+    def _mac(self, algorithm: str, stamp_and_salt: bytes) -> bytes:
         state = self._mac_state.get(algorithm)
         if state is None:
             state = self._mac_state[algorithm] = hashlib.blake2s(
@@ -407,18 +417,20 @@ class DigestChallenger:
                 digest_size=16)
         # The keyed state with the fixed prefix absorbed is copied, not rebuilt (hashlib: hash.copy()).
         mac = state.copy()
-        mac.update(stamp + salt)
+        mac.update(stamp_and_salt)
         return mac.digest()
 
-    def _new_nonce(self, algorithm: str, now: float) -> str:
-        stamp = struct.pack(">q", round(now * 1000))
-        if not self._salts:
-            self._salts = self._random_bytes(_SALT_POOL)
-            if len(self._salts) != _SALT_POOL:
-                self._salts = b""
+    def _new_nonce(self, algorithm: str, stamp: bytes) -> str:
+        """A nonce for ``algorithm`` issued at ``stamp`` (milliseconds, 8 bytes big-endian)."""
+        at = self._salt_at
+        if at >= len(self._salts):
+            salts = self._random_bytes(_SALT_POOL)
+            if len(salts) != _SALT_POOL:
                 raise ValueError(f"random_bytes({_SALT_POOL}) must return {_SALT_POOL} bytes")
-        salt, self._salts = self._salts[:8], self._salts[8:]
-        raw = stamp + salt + self._mac(algorithm, stamp, salt)
+            self._salts, at = salts, 0
+        self._salt_at = at + 8
+        stamp_and_salt = stamp + self._salts[at:at + 8]
+        raw = stamp_and_salt + self._mac(algorithm, stamp_and_salt)
         # base64url (RFC 4648 §5) without padding; binascii directly, as base64.urlsafe_b64encode does underneath.
         return binascii.b2a_base64(raw, newline=False).translate(_TO_BASE64URL).rstrip(b"=").decode("ascii")
 
@@ -433,10 +445,10 @@ class DigestChallenger:
             return None
         if len(raw) != _NONCE_RAW_LENGTH or nonce[-1] not in _NONCE_LAST:
             return None  # only the canonical spelling: one nonce, one replay-memory entry
-        stamp, salt, mac = raw[:8], raw[8:16], raw[16:]
-        if not hmac.compare_digest(mac, self._mac(algorithm, stamp, salt)):
+        stamp_and_salt = raw[:16]
+        if not hmac.compare_digest(raw[16:], self._mac(algorithm, stamp_and_salt)):
             return None
-        milliseconds: int = struct.unpack(">q", stamp)[0]
+        milliseconds: int = struct.unpack(">q", raw[:8])[0]
         return milliseconds / 1000.0
 
     # -- challenges -----------------------------------------------------------------------------------
@@ -447,16 +459,11 @@ class DigestChallenger:
         E.g. ``Digest realm="centralita", nonce="...", algorithm=SHA-256, qop="auth"`` then the MD5
         one; ``stale=true`` is added after a STALE result (RFC 7616 §3.3).  Each carries a fresh nonce.
         """
-        values = []
-        for algorithm in self.algorithms:
-            parts = [self._realm_part, f'nonce="{self._new_nonce(algorithm, now)}"',
-                     f"algorithm={algorithm}"]
-            if self.qop is not None:
-                parts.append(f'qop="{self.qop}"')
-            if stale:
-                parts.append("stale=true")
-            values.append(", ".join(parts))
-        return values
+        stamp = struct.pack(">q", round(now * 1000))
+        if stale:
+            return [f"{before}{self._new_nonce(algorithm, stamp)}{after}, stale=true"
+                    for algorithm, before, after in self._templates]
+        return [f"{before}{self._new_nonce(algorithm, stamp)}{after}" for algorithm, before, after in self._templates]
 
     # -- verification ---------------------------------------------------------------------------------
 
@@ -504,85 +511,89 @@ class DigestChallenger:
         username = params.get("username")
         if "username*" in params:
             return AuthResult(AuthStatus.FAILED, reason="username* (RFC 7616 §3.4.4) is not supported")
-        if params.get("userhash", "false").lower() != "false":
+        userhash = params.get("userhash")
+        if userhash is not None and userhash.lower() != "false":
             return AuthResult(AuthStatus.FAILED, username, "userhash was not offered")
-
-        def failed(reason: str) -> AuthResult:
-            return AuthResult(AuthStatus.FAILED, username, reason)
-
-        for required in ("username", "realm", "nonce", "uri", "response"):
-            if required not in params:
-                return failed(f"missing {required}")
-        user = params["username"]
-        if params["realm"] != self.realm:
-            return failed(f"realm {params['realm']!r} is not {self.realm!r}")
-        algorithm = _CANONICAL.get(params.get("algorithm", "MD5").lower())
+        try:
+            user, realm, nonce, uri, response = (params["username"], params["realm"], params["nonce"], params["uri"],
+                                                 params["response"])
+        except KeyError as missing:  # the first one missing, in that order
+            return AuthResult(AuthStatus.FAILED, username, f"missing {missing.args[0]}")
+        if realm != self.realm:
+            return AuthResult(AuthStatus.FAILED, username, f"realm {realm!r} is not {self.realm!r}")
+        offered = params.get("algorithm", "MD5")
+        algorithm = _CANONICAL.get(offered.lower())
         if algorithm is None or algorithm not in self.algorithms:
-            return failed(f"algorithm {params.get('algorithm', 'MD5')} was not offered")
+            return AuthResult(AuthStatus.FAILED, username, f"algorithm {offered} was not offered")
 
-        def result(status: AuthStatus, reason: str = "") -> AuthResult:
-            return AuthResult(status, username, reason, algorithm)
-
+        # Results from here on name the algorithm.
         qop = params.get("qop")
         nc_text = params.get("nc", "")
         cnonce = params.get("cnonce", "")
         if self.qop is None:
             if qop is not None:
-                return result(AuthStatus.FAILED, "qop was not offered")
+                return AuthResult(AuthStatus.FAILED, username, "qop was not offered", algorithm)
             nc = 1  # RFC 2069: no nonce-count, so each nonce is good for one request
         else:
             if qop is None:
-                return result(AuthStatus.FAILED, "no qop (RFC 2069 response to a qop=auth challenge)")
+                return AuthResult(AuthStatus.FAILED, username, "no qop (RFC 2069 response to a qop=auth challenge)",
+                                  algorithm)
             if qop.lower() != self.qop:
-                return result(AuthStatus.FAILED, f"qop {qop} was not offered")
+                return AuthResult(AuthStatus.FAILED, username, f"qop {qop} was not offered", algorithm)
             if not cnonce:
-                return result(AuthStatus.FAILED, "missing cnonce")
+                return AuthResult(AuthStatus.FAILED, username, "missing cnonce", algorithm)
             if _NONCE_COUNT.fullmatch(nc_text) is None:
-                return result(AuthStatus.FAILED, "nc is not 8 hex digits")
+                return AuthResult(AuthStatus.FAILED, username, "nc is not 8 hex digits", algorithm)
             nc = int(nc_text, 16)
             if nc == 0:
-                return result(AuthStatus.FAILED, "nc is zero")
-        response = params["response"].lower()
+                return AuthResult(AuthStatus.FAILED, username, "nc is zero", algorithm)
+        response = response.lower()
         base = algorithm.removesuffix("-sess")
         if len(response) != _DIGEST_HEX_LENGTH[base] or _LOWER_HEX.fullmatch(response) is None:
-            return result(AuthStatus.FAILED, "malformed response")
-        if request_uri is not None and not _same_uri(params["uri"], request_uri, host_only=host_only_uri):
+            return AuthResult(AuthStatus.FAILED, username, "malformed response", algorithm)
+        if request_uri is not None and uri != request_uri and not _same_uri(uri, request_uri,
+                                                                           host_only=host_only_uri):
             return AuthResult(AuthStatus.FAILED, username, "uri does not match the Request-URI", algorithm,
                               uri_mismatch=True)
-        nonce = params["nonce"]
         issued = self._nonce_issued_at(nonce, algorithm)
         if issued is None:
-            return result(AuthStatus.FAILED, "nonce was not issued here for this realm and algorithm")
+            return AuthResult(AuthStatus.FAILED, username, "nonce was not issued here for this realm and algorithm",
+                              algorithm)
 
         # From here on an unknown user and a wrong password run the same code.
         password = password_lookup(user)
         known = password is not None
-        ha1 = self._ha1_of(base, user if password is not None else None,
-                           password if password is not None else self._dummy_password)
-        expected = _response_from_ha1(base, algorithm != base, ha1, method, params["uri"], nonce, qop, nc_text,
+        ha1_key = (base, user, password) if password is not None else (base, None, self._dummy_password)
+        ha1 = self._ha1.get(ha1_key) or self._ha1_of(*ha1_key)  # known after a user's first request
+        expected = _response_from_ha1(base, algorithm != base, ha1, method, uri, nonce, qop, nc_text,
                                       cnonce, b"")
-        matches = hmac.compare_digest(expected.encode(), response.encode())
+        matches = hmac.compare_digest(expected, response)  # both ASCII (hex): compared as str
         if not (known and matches):
-            return result(AuthStatus.FAILED, "wrong password" if known else "unknown user")
+            return AuthResult(AuthStatus.FAILED, username, "wrong password" if known else "unknown user", algorithm)
 
-        self._forget_expired(now)
+        heap = self._issue_heap
+        if heap and now - heap[0][0] > self.nonce_lifetime:  # (the test of _forget_expired, without a call)
+            self._forget_expired(now)
         age = now - issued
         if age > self.nonce_lifetime or age < -self.nonce_lifetime:
-            return result(AuthStatus.STALE, f"nonce expired ({age:.1f} s old)")
+            return AuthResult(AuthStatus.STALE, username, f"nonce expired ({age:.1f} s old)", algorithm)
         highest = self._highest_nc.get(nonce)
         if highest is None and issued <= self._dropped_until:
-            return result(AuthStatus.STALE, "nonce too old for the replay memory")
+            return AuthResult(AuthStatus.STALE, username, "nonce too old for the replay memory", algorithm)
         if highest is not None and nc <= highest:
-            return result(AuthStatus.STALE, f"nonce count {nc:08x} replayed (highest seen {highest:08x})")
+            return AuthResult(AuthStatus.STALE, username,
+                              f"nonce count {nc:08x} replayed (highest seen {highest:08x})", algorithm)
         if highest is None:
-            self._track(nonce, issued)
+            if len(self._highest_nc) >= self.max_tracked_nonces:
+                self._make_room()
+            heapq.heappush(heap, (issued, nonce))
         self._highest_nc[nonce] = nc
         # The result of a success depends on the user and the algorithm alone, and is immutable: made once.
         accepted = self._accepted.get((user, algorithm))
         if accepted is None:
             if len(self._accepted) >= 4096:  # users removed by reloads leave entries behind: start afresh
                 self._accepted.clear()
-            accepted = self._accepted[user, algorithm] = result(AuthStatus.OK)
+            accepted = self._accepted[user, algorithm] = AuthResult(AuthStatus.OK, username, "", algorithm)
         return accepted
 
     def _ha1_of(self, base: str, username: str | None, password: str) -> str:
@@ -598,7 +609,8 @@ class DigestChallenger:
 
     # -- replay memory --------------------------------------------------------------------------------
 
-    def _track(self, nonce: str, issued: float) -> None:
+    def _make_room(self) -> None:
+        """Drop the oldest entries until a new nonce fits in the replay memory."""
         while len(self._highest_nc) >= self.max_tracked_nonces and self._issue_heap:
             oldest_issued, oldest = heapq.heappop(self._issue_heap)
             del self._highest_nc[oldest]
@@ -606,7 +618,6 @@ class DigestChallenger:
                 log.warning("digest replay memory full (%d nonces): dropping the oldest; older nonces get "
                             "stale=true", self.max_tracked_nonces)
             self._dropped_until = max(self._dropped_until, oldest_issued)
-        heapq.heappush(self._issue_heap, (issued, nonce))
 
     def _forget_expired(self, now: float) -> None:
         # An entry is needed while its nonce is fresh (age <= nonce_lifetime); after that it is stale anyway.

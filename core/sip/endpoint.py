@@ -14,7 +14,7 @@ import re
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from core.sip.auth import DigestChallenger
 from core.sip.calls import CallHandling
@@ -263,7 +263,7 @@ class SipEndpoint(CallHandling, RegistrationClient, QualifyClient):
 
     def respond(self, transaction: ServerTransaction, request: SipRequest, status: int, now: float, *,
                 reason: str | None = None, to_tag: str | None = None,
-                headers: tuple[tuple[str, str], ...] = (), stateless: bool = False) -> SipResponse:
+                headers: Sequence[tuple[str, str]] = (), stateless: bool = False) -> SipResponse:
         """Send a response on a server transaction (a tag is added to To for final responses); ``stateless``:
         see :meth:`TransactionLayer.send_response`."""
         if to_tag is None and status >= 200 and not request.to.tag:
@@ -387,7 +387,7 @@ class SipEndpoint(CallHandling, RegistrationClient, QualifyClient):
 
     def _challenge(self, transaction: ServerTransaction, request: SipRequest, now: float, *, stale: bool,
                    stateless: bool = True) -> None:
-        headers = tuple(("WWW-Authenticate", value) for value in self.challenger.challenge(now, stale=stale))
+        headers = [("WWW-Authenticate", value) for value in self.challenger.challenge(now, stale=stale)]
         # A challenge to a non-INVITE request without credentials (or with a stale nonce) is sent statelessly
         # (RFC 3261 §8.2.7): a retransmitted REGISTER gets a fresh challenge, and no transaction waits 32 s for
         # each one.  (The transaction layer keeps INVITE transactions whatever is asked: their ACK must match.)
@@ -414,11 +414,11 @@ class SipEndpoint(CallHandling, RegistrationClient, QualifyClient):
 
     def _answer_register(self, transaction: ServerTransaction, request: SipRequest, outcome: RegisterOutcome,
                          now: float) -> None:
-        self.respond(transaction, request, outcome.status, now, reason=outcome.reason,
-                     headers=tuple(outcome.headers))
+        self.respond(transaction, request, outcome.status, now, reason=outcome.reason, headers=outcome.headers)
         if outcome.status == 200:
-            aor = request.to.uri.user or ""  # the user's name (_on_register checked it)
-            self.events.append(RegistrationChanged(aor, len(self.location.lookup(aor, now))))
+            # A 200 lists one Contact per unexpired binding of the AOR, as lookup() would find them; the AOR is
+            # the user's name (_on_register checked it).
+            self.events.append(RegistrationChanged(request.to.uri.user or "", len(outcome.contacts)))
 
 
 def _acl(permit: tuple[str, ...], deny: tuple[str, ...]) -> Acl:

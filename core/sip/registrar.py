@@ -85,10 +85,12 @@ CLOCK_STEP_TOLERANCE = 2.0
 _DIGITS = re.compile(r"[0-9]+")
 _QVALUE = re.compile(r"[0-9]+(?:\.[0-9]*)?")  # RFC 3261 qvalue, leniently (phones send "1.0000", "0.50")
 _MAX_DELTA_SECONDS = 2**32 - 1  # RFC 3261 20.19: larger values are taken as this
+# Looked up once: reading a member off an Enum class goes through EnumType's __getattr__ hook in Python 3.11.
+_OK_PHRASE = Status.OK.phrase
 
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RegisterOutcome:
     """What the registrar decided for one REGISTER, and the response to send.
 
@@ -100,6 +102,9 @@ class RegisterOutcome:
     ``removed`` list what changed (``removed`` holds bindings removed on request and those replaced to keep
     ``max_contacts``), ``expired`` bindings of this AOR found expired on the way; ``stale`` is set when the
     request was out of order (same Call-ID, CSeq not higher) and changed nothing.
+
+    Not frozen: one is made for every REGISTER and handed to the caller alone, and a frozen dataclass sets
+    each of its 13 fields through ``object.__setattr__`` (more than twice the cost of a plain slotted one).
     """
 
     status: int
@@ -328,23 +333,25 @@ class LocationService:
                 self._commit(aor, live, [], expired)
             except RegistrarError as exc:
                 log.error("REGISTER for %r: %s", aor, exc)
-            return RegisterOutcome(status=200, reason=Status.OK.phrase, date=date,
+            return RegisterOutcome(status=200, reason=_OK_PHRASE, date=date,
                                    contacts=self._contact_headers(live, now), expires=self._response_expires(request),
                                    expired=expired, stale=True, detail=str(stale))
         bindings, added, refreshed, removed, require, header_expires = plan
         try:
-            self._commit(aor, bindings, [*added, *refreshed], [*removed, *expired] if expired else removed)
+            self._commit(aor, bindings, added + refreshed if added else refreshed,
+                         removed + expired if expired else removed)
         except RegistrarError as exc:
             log.error("REGISTER for %r: %s", aor, exc)
             return RegisterOutcome(status=500, reason=Status.SERVER_INTERNAL_ERROR.phrase, date=date, detail=str(exc))
-        return RegisterOutcome(status=200, reason=Status.OK.phrase, date=date,
+        return RegisterOutcome(status=200, reason=_OK_PHRASE, date=date,
                                contacts=self._contact_headers(bindings, now),
-                               expires=self._range_expires(header_expires), require=require, added=tuple(added),
-                               refreshed=tuple(refreshed), removed=tuple(removed), expired=expired)
+                               expires=self._range_expires(header_expires), require=require, added=added,
+                               refreshed=refreshed, removed=removed, expired=expired)
 
     def _plan(self, aor: str, request: SipRequest, live: list[Binding], source: Address, transport: Transport,
               now: float, wallclock: float, limit: int
-              ) -> tuple[list[Binding], list[Binding], list[Binding], list[Binding], tuple[str, ...], int | None]:
+              ) -> tuple[list[Binding], tuple[Binding, ...], tuple[Binding, ...], tuple[Binding, ...], tuple[str, ...],
+                         int | None]:
         """The bindings of ``aor`` after ``request``, what changed and the request's Expires; raises _Rejected or
         _Stale."""
         try:
@@ -353,8 +360,9 @@ class LocationService:
             header_expires = request.expires
             call_id = request.call_id
             cseq = request.cseq.number
-            user_agent = request.header("User-Agent")
-            path = tuple(request.header_values("Path"))
+            fields = request.headers
+            user_agent = fields.get("User-Agent")
+            path = tuple(fields.values("Path")) if fields.get("Path") is not None else ()
         except SipParseError as exc:
             raise _Rejected(400, exc.reason, reason=exc.reason) from exc
 
@@ -366,14 +374,18 @@ class LocationService:
                 raise _Rejected(400, "Contact: * without Expires: 0")
             for binding in live:
                 _check_order(binding, call_id, cseq)
-            return [], [], [], list(live), (), header_expires
+            return [], (), (), tuple(live), (), header_expires
 
-        wanted = [contact for contact in (self._validate(item, header_expires) for item in contacts)
-                  if contact is not None]
-        too_brief = [contact for contact in wanted if 0 < contact.expiration < self.min_expires]
-        if too_brief:
-            raise _Rejected(423, f"expiration {too_brief[0].expiration} s is below {self.min_expires} s",
-                            min_expires=self.min_expires)
+        wanted: list[_ContactRequest] = []
+        for item in contacts:
+            contact = self._validate(item, header_expires)
+            if contact is not None:
+                wanted.append(contact)
+        min_expires = self.min_expires
+        for contact in wanted:  # the first one too brief is named, once every Contact is known to be valid
+            if 0 < contact.expiration < min_expires:
+                raise _Rejected(423, f"expiration {contact.expiration} s is below {min_expires} s",
+                                min_expires=min_expires)
 
         bindings = list(live)
         touched: dict[str, Binding] = {}  # binding_id -> the binding as this request leaves it
@@ -395,8 +407,12 @@ class LocationService:
                     removed[existing.binding_id] = existing
                 continue
             expiration = contact.expiration if contact.expiration < self.max_expires else self.max_expires
-            # The same URI as the binding's serialises the same: keep its text instead of rebuilding it.
-            text = existing.contact if existing is not None and existing.uri == contact.uri else str(contact.uri)
+            # The same URI as the binding's serialises the same: keep its text instead of rebuilding it.  (The
+            # parse cache shares parsed URIs, so a refresh's is usually the very object of the binding.)
+            if existing is not None and (existing.uri is contact.uri or existing.uri == contact.uri):
+                text = existing.contact
+            else:
+                text = str(contact.uri)
             binding = Binding(
                 binding_id=existing.binding_id if existing is not None else secrets.token_hex(8),
                 aor=aor, contact=text, q=contact.q, expires=expiration,
@@ -409,7 +425,8 @@ class LocationService:
             else:
                 bindings[bindings.index(existing)] = binding
             touched[binding.binding_id] = binding
-            outbound_used = outbound_used or binding.outbound
+            if contact.instance is not None and contact.reg_id is not None:  # Binding.outbound
+                outbound_used = True
 
         if len(touched) > limit:
             raise _Rejected(403, f"{len(touched)} contacts exceed max_contacts of {limit}")
@@ -423,8 +440,11 @@ class LocationService:
             for binding in untouched[:excess]:
                 bindings.remove(binding)
                 removed[binding.binding_id] = binding
-        added = [binding for binding_id, binding in touched.items() if binding_id in added_ids] if added_ids else []
-        refreshed = [binding for binding_id, binding in touched.items() if binding_id not in added_ids]
+        if added_ids:
+            added = tuple(binding for binding_id, binding in touched.items() if binding_id in added_ids)
+            refreshed = tuple(binding for binding_id, binding in touched.items() if binding_id not in added_ids)
+        else:  # a refresh
+            added, refreshed = (), tuple(touched.values())
         require: tuple[str, ...] = ()
         if outbound_used:
             try:
@@ -433,22 +453,25 @@ class LocationService:
                 raise _Rejected(400, exc.reason, reason=exc.reason) from exc
             if "outbound" in supported:
                 require = ("outbound",)
-        return bindings, added, refreshed, list(removed.values()), require, header_expires
+        return bindings, added, refreshed, tuple(removed.values()) if removed else (), require, header_expires
 
     def _validate(self, contact: NameAddr, header_expires: int | None) -> _ContactRequest | None:
         """One Contact's expiration, q and RFC 5626 parameters; None for schemes other than sip/sips."""
         uri = contact.uri
         if not uri.is_sip:
             return None  # register_aor_core: "This registrar only currently supports sip: and sips: URI schemes"
-        raw_expires = contact.params.get("expires")
+        params = contact.params
+        if not params:  # the common Contact: <sip:user@host:port>, the expiry from the Expires header
+            return _ContactRequest(uri, self._expiration(None, header_expires), None, None, None)
+        raw_expires = params.get("expires")
         if raw_expires is not None and not _DIGITS.fullmatch(raw_expires.strip()):
             raise _Rejected(400, f"invalid expires parameter {raw_expires!r} in Contact {uri}")
         expiration = self._expiration(None if raw_expires is None else int(raw_expires), header_expires)
-        q = _parse_q(contact.params.get("q"), uri)
-        instance = contact.params.get("+sip.instance")
+        q = _parse_q(params.get("q"), uri)
+        instance = params.get("+sip.instance")
         if instance is not None:
             instance = unquote(instance.strip()) or None
-        raw_reg_id = contact.params.get("reg-id")
+        raw_reg_id = params.get("reg-id")
         reg_id: int | None = None
         if raw_reg_id is not None:
             if not _DIGITS.fullmatch(raw_reg_id.strip()) or int(raw_reg_id) < 1:
@@ -715,7 +738,9 @@ def _find(bindings: Sequence[Binding], contact: _ContactRequest) -> Binding | No
         return None
     uri = contact.uri
     for binding in bindings:
-        if binding.uri == uri or binding.uri.equivalent(uri):  # equal fields: equivalent without the RFC rules
+        known = binding.uri
+        # The same object (the parse cache shares URIs), or equal fields: equivalent without the RFC rules.
+        if known is uri or known == uri or known.equivalent(uri):
             return binding
     return None
 
