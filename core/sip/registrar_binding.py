@@ -31,7 +31,7 @@ class Reach(NamedTuple):
     via_source: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Binding(BindingRecord):
     """A live binding: the persisted record plus the parsed Contact URI and the monotonic expiry.
 
