@@ -346,7 +346,8 @@ class DialplanExecutor:
             self.contexts.pop(channel.name, None)
             if ctx._timer is not None:
                 ctx._timer.cancel()
-            await channel.hangup(ctx.pending_cause or HangupCause.NORMAL_CLEARING)
+            if channel.hangup_cause is None:  # often gone already: no coroutine made for a no-op hangup()
+                await channel.hangup(ctx.pending_cause or HangupCause.NORMAL_CLEARING)
             if self.cdr_engine is not None:
                 self.cdr_engine.hangup_logic_done(channel.name)
 
