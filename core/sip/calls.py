@@ -356,12 +356,13 @@ class CallHandling:
                transport: Transport = "udp", trunk: str | None = None, user: str | None = None,
                extra_headers: tuple[tuple[str, str], ...] = ()) -> SipCall:
         """Place a call: the INVITE goes to ``destination``; progress arrives as events."""
-        host = from_host or _via_host(self.settings.host)
+        via_host = _via_host(self.settings.host)
+        host = from_host or via_host
         tag = new_tag()
         display = f'"{_quote(from_display)}" ' if from_display else ""
         from_value = f"{display}<sip:{from_user}@{host}>;tag={tag}"
         to_value = f"<{to_uri or uri}>"
-        call_id = f"{random_hex(12)}@{_via_host(self.settings.host)}"
+        call_id = f"{random_hex(12)}@{via_host}"
         headers: list[tuple[str, str]] = [
             ("Via", self._via(transport)),
             ("Max-Forwards", "70"),
