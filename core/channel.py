@@ -300,14 +300,14 @@ class Channel:
 
     async def answer(self) -> None:
         """Answer the leg (no-op when already up)."""
-        if self.is_hungup or self._state is ChannelState.UP:
+        if self.hangup_cause is not None or self._state is ChannelState.UP:
             return
         await self.driver.answer(self)
         self.set_state(ChannelState.UP)
 
     async def hangup(self, cause: HangupCause = HangupCause.NORMAL_CLEARING) -> None:
         """Clear the leg toward the far end with ``cause`` (no-op when already cleared)."""
-        if self.is_hungup:
+        if self.hangup_cause is not None:
             return
         self.hangup_cause = cause
         try:
@@ -318,7 +318,7 @@ class Channel:
 
     async def indicate(self, indication: Indication) -> bool:
         """Signal progress toward the far end; False if the core must play the tone in-band."""
-        if self.is_hungup:
+        if self.hangup_cause is not None:
             return False
         return await self.driver.indicate(self, indication)
 
@@ -394,21 +394,21 @@ class Channel:
 
     def remote_answered(self) -> None:
         """The far end answered an outbound leg."""
-        if self.is_hungup or self._state is ChannelState.UP:
+        if self.hangup_cause is not None or self._state is ChannelState.UP:
             return
         self.set_state(ChannelState.UP)
         self._push(_ANSWERED)
 
     def remote_hungup(self, cause: HangupCause) -> None:
         """The far end cleared the leg."""
-        if self.is_hungup:
+        if self.hangup_cause is not None:
             return
         self.hangup_cause = cause
         self._finish(cause)
 
     def _finish(self, cause: HangupCause) -> None:
         # Whoever is waiting on the leg (a dialplan application, a bridge) learns at once.
-        self._push(_hung_up(cause))
+        self._push(_HUNG_UP.get(cause) or HungUp(cause))  # _hung_up() inlined
         self.hungup_at = self._clock()
         self.set_state(ChannelState.DOWN)
         bus = self._bus

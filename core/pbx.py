@@ -167,7 +167,8 @@ class Pbx:
                 log.exception("%s: dialplan failed", channel.name)
                 await channel.hangup(HangupCause.NORMAL_TEMPORARY_FAILURE)
                 return
-            await channel.hangup(channel.hangup_cause or HangupCause.NORMAL_CLEARING)
+            if channel.hangup_cause is None:  # mostly gone already: no coroutine made for a no-op hangup()
+                await channel.hangup(HangupCause.NORMAL_CLEARING)
         finally:
             self._tasks.discard(asyncio.current_task())
 

@@ -165,7 +165,8 @@ async def dial(ctx: CallContext, data: str) -> AppResult:
             await leg.hangup(exc.cause)
             _publish_end(ctx, attempt, "CHANUNAVAIL")
             continue
-        log.info("Called %s", destination)
+        if log.isEnabledFor(logging.INFO):
+            log.info("Called %s", destination)
         state.attempts.append(attempt)
     if not state.attempts:
         status = _everyone_busy_status(state.counts) or "CHANUNAVAIL"
@@ -223,7 +224,18 @@ async def _wait_for_answer(ctx: CallContext, state: _DialState, timeout: float |
     loop = asyncio.get_running_loop()
     deadline = None if timeout is None else loop.time() + timeout
     while True:
-        live = [a for a in state.attempts if not a.done]
+        # One pass over the attempts gives the live ones, those with an event, and the legs to wait on
+        # (a loop, not three comprehensions: this runs on every wake-up of every call).
+        live: list[_Attempt] = []
+        ready: list[_Attempt] = []
+        waiting = [channel]
+        for attempt in state.attempts:
+            if not attempt.done:
+                live.append(attempt)
+                leg = attempt.leg
+                waiting.append(leg)
+                if leg.has_event():
+                    ready.append(attempt)
         if not live:
             status = None
             if len(state.attempts) == state.counts.busy + state.counts.congestion + state.counts.nochan:
@@ -237,7 +249,6 @@ async def _wait_for_answer(ctx: CallContext, state: _DialState, timeout: float |
                 await _clear(ctx, live, HangupCause.NORMAL_CLEARING, "CANCEL")
                 return None
             continue  # digits from the caller while ringing are not for us
-        ready = [a for a in live if a.leg.has_event()]
         if not ready:
             remaining = None if deadline is None else deadline - loop.time()
             if remaining is not None and remaining <= 0:
@@ -245,12 +256,13 @@ async def _wait_for_answer(ctx: CallContext, state: _DialState, timeout: float |
                 channel.variables["DIALSTATUS"] = "NOANSWER"
                 await _clear(ctx, live, HangupCause.NO_ANSWER, "NOANSWER")
                 return None
-            await wait_for_events([channel, *[a.leg for a in live]], remaining)
+            await wait_for_events(waiting, remaining)
             continue
         for attempt in ready:
             event = attempt.leg.poll_event()
             if isinstance(event, Answered):
-                log.info("%s answered %s", attempt.leg.name, channel.name)
+                if log.isEnabledFor(logging.INFO):
+                    log.info("%s answered %s", attempt.leg.name, channel.name)
                 return attempt
             if isinstance(event, HungUp):
                 state.counts.handle(event.cause)
@@ -264,7 +276,8 @@ async def _wait_for_answer(ctx: CallContext, state: _DialState, timeout: float |
 async def _on_progress(ctx: CallContext, state: _DialState, attempt: _Attempt, indication: Indication) -> None:
     channel = ctx.channel
     if indication is Indication.RINGING:
-        log.info("%s is ringing", attempt.leg.name)
+        if log.isEnabledFor(logging.INFO):
+            log.info("%s is ringing", attempt.leg.name)
         if not state.sent_ringing:
             await channel.indicate(Indication.RINGING)
             state.sent_ringing = True
@@ -291,8 +304,9 @@ async def _connect(ctx: CallContext, state: _DialState, winner: _Attempt, flags:
                    option_args: dict[str, str]) -> AppResult:
     channel = ctx.channel
     callee = winner.leg
-    others = [a for a in state.attempts if a is not winner and not a.done]
-    await _clear(ctx, others, HangupCause.ANSWERED_ELSEWHERE, "CANCEL")
+    if len(state.attempts) > 1:  # the usual Dial has one destination: nobody else to clear
+        others = [a for a in state.attempts if a is not winner and not a.done]
+        await _clear(ctx, others, HangupCause.ANSWERED_ELSEWHERE, "CANCEL")
     _publish_end(ctx, winner, "ANSWER")
     channel.variables["DIALSTATUS"] = "ANSWER"
     channel.variables["DIALEDPEERNAME"] = callee.name

@@ -183,7 +183,12 @@ class CallContext:
 
     def exists(self, context: str, exten: str, priority: int = 1) -> bool:
         """``ast_exists_extension`` for this caller, now."""
-        return self.index.exists(context, exten, priority, self.caller_number, self.wallclock())
+        executor = self.executor
+        index = executor.index  # the index property and DialplanIndex.exists written out: asked on every call
+        if index is None:
+            raise RuntimeError("no dialplan loaded")
+        return index.find(context, exten, priority=priority, caller=self._channel.caller.number,
+                          now=executor.wallclock()) is not None
 
     def set_position(self, context: str | None, exten: str | None, priority: int) -> None:
         """``ast_explicit_goto``: the next priority to run is ``priority`` (the loop adds one afterwards)."""
@@ -341,12 +346,13 @@ class DialplanExecutor:
             self.contexts.pop(channel.name, None)
             if ctx._timer is not None:
                 ctx._timer.cancel()
-            await channel.hangup(ctx.pending_cause or HangupCause.NORMAL_CLEARING)
+            if channel.hangup_cause is None:  # often gone already: no coroutine made for a no-op hangup()
+                await channel.hangup(ctx.pending_cause or HangupCause.NORMAL_CLEARING)
             if self.cdr_engine is not None:
                 self.cdr_engine.hangup_logic_done(channel.name)
 
     def _resolve_start(self, ctx: CallContext) -> None:
-        channel = ctx.channel
+        channel = ctx._channel
         if ctx.exists(channel.context, channel.exten, channel.priority):
             return
         log.info("Starting %s at %s,%s,%d failed so falling back to exten 's'",
@@ -358,7 +364,7 @@ class DialplanExecutor:
             channel.context = "default"
 
     async def _run_loop(self, ctx: CallContext) -> None:
-        channel = ctx.channel
+        channel = ctx._channel
         self._resolve_start(ctx)
         autofallthrough = bool(getattr(self.index.dialplan if self.index else None, "autofallthrough", True))
         steps = 0
@@ -373,7 +379,7 @@ class DialplanExecutor:
                     error = True
                     break
                 hit = self.index.find(channel.context, channel.exten, priority=channel.priority,  # type: ignore[union-attr]
-                                      caller=ctx.caller_number, now=self.wallclock())
+                                      caller=channel.caller.number, now=self.wallclock())
                 if hit is None or hit.priority is None:
                     found = False
                     break
@@ -409,8 +415,9 @@ class DialplanExecutor:
                         continue
                     return
                 else:
-                    log.debug("Spawn extension (%s, %s, %d) exited non-zero on '%s'",
-                              channel.context, channel.exten, channel.priority, channel.name)
+                    if log.isEnabledFor(logging.DEBUG):
+                        log.debug("Spawn extension (%s, %s, %d) exited non-zero on '%s'",
+                                  channel.context, channel.exten, channel.priority, channel.name)
                     return
             # Here: the extension ran out of priorities, does not exist, or a digit was pressed.
             if not digits and not ctx.exists(channel.context, channel.exten, 1):
@@ -519,7 +526,7 @@ class DialplanExecutor:
 
     async def _run_h_extension(self, ctx: CallContext) -> None:
         """``ast_pbx_h_exten_run``: the ``h`` extension of the current context, after the call."""
-        channel = ctx.channel
+        channel = ctx._channel
         if not ctx.exists(channel.context, "h", 1):
             return
         channel.exten, channel.priority = "h", 1
@@ -576,7 +583,7 @@ class DialplanExecutor:
 
     async def execute_priority(self, ctx: CallContext, app_name: str, raw_data: str) -> AppResult:
         """Substitute the data, publish ``NewExtension`` and run the application (``pbx_extension_helper``)."""
-        channel = ctx.channel
+        channel = ctx._channel
         app = self.applications.get(app_name)
         if app is None:
             log.warning("No application '%s' for extension (%s, %s, %d)",
@@ -588,8 +595,9 @@ class DialplanExecutor:
         if bus.active:
             bus.publish(NewExtension(channel.name, channel.uniqueid, channel.context, channel.exten,
                                      channel.priority, app.name, data))
-        log.debug('Executing [%s@%s:%d] %s("%s", "%s")', channel.exten, channel.context, channel.priority,
-                  app.name, channel.name, data)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug('Executing [%s@%s:%d] %s("%s", "%s")', channel.exten, channel.context, channel.priority,
+                      app.name, channel.name, data)
         return await self.call_application(ctx, app, data)
 
     async def call_application(self, ctx: CallContext, app: Application, data: str) -> AppResult:

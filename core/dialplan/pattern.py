@@ -77,6 +77,10 @@ class MatchMode(enum.Enum):
     CANMATCH = 1
     MATCH = 2
 
+    # Members are singletons that compare by identity: the identity hash is C's, where Enum's own hashes the
+    # name in Python (DialplanIndex.find hashes a mode into its memo key on every lookup).
+    __hash__ = object.__hash__
+
 
 # --- bytes ----------------------------------------------------------------------------------------
 

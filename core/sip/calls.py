@@ -68,6 +68,7 @@ _DURATION = re.compile(r"^\s*duration\s*=\s*(\d+)", re.IGNORECASE | re.MULTILINE
 _REFRESHER = re.compile(r";\s*refresher\s*=\s*(uac|uas)\b", re.IGNORECASE)
 _DTMF_NAMES = {"10": "*", "11": "#", "12": "A", "13": "B", "14": "C", "15": "D"}
 _CREDENTIALS = ("Authorization", "Proxy-Authorization")
+_BYE_CAUSES = {200: HangupCause.NORMAL_CLEARING}  # a BYE without a Q.850 Reason is a normal clearing
 SUPPORTED_IN_REQUESTS = "timer, replaces"
 """The Supported value of our INVITEs and re-INVITEs (RFC 4028 §7.1: 'timer' in every session refresh)."""
 
@@ -111,11 +112,12 @@ class CallHandling:
         """An INVITE outside a dialog: who is it (trunk, phone, guest), then a new call for the driver."""
         trunk = self.trunk_of(request, source)
         user = None
+        from_ = request.from_
         context: str | None
         if trunk is not None:
             context = trunk.context
         else:
-            from_user = request.from_.uri.user or ""
+            from_user = from_.uri.user or ""
             if self.settings.guest_context is not None and from_user not in self.users and \
                     request.header("Authorization") is None and request.header("Proxy-Authorization") is None:
                 context = self.settings.guest_context
@@ -124,16 +126,17 @@ class CallHandling:
                 if user is None:
                     return
                 context = user.context
-        expires = request.header("Session-Expires")
+        expires = request.headers.get("Session-Expires")
         session_expires = None
         if expires is not None:
             session_expires = _leading_int(expires)
             if session_expires is not None and session_expires < self.settings.min_se:
                 self.respond(transaction, request, 422, now, headers=(("Min-SE", str(self.settings.min_se)),))
                 return
-        caller = CallerId(request.from_.uri.user or "", request.from_.display_name or "")
         if user is not None and user.callerid is not None:
             caller = user.callerid
+        else:
+            caller = CallerId(from_.uri.user or "", from_.display_name or "")
         call = SipCall(role="uas", invite=request, transport=transport, peer=source, state=CallState.INCOMING,
                        server_transaction=transaction, local_tag=new_tag(), remote_sdp=_sdp_of(request),
                        user=user.name if user else None, trunk=trunk.name if trunk else None,
@@ -162,7 +165,7 @@ class CallHandling:
             return
         dialog = self._uas_dialog(call)
         headers: list[tuple[str, str]] = [("Contact", dialog.local_contact)]  # our local_contact(), as built
-        reliable = "100rel" in _tokens(call.invite.header_values("Require"))
+        reliable = "100rel" in _tokens(call.invite.headers.values("Require"))
         if reliable:
             if call.prack_pending is not None:
                 return  # RFC 3262 section 3: no new reliable provisional before the PRACK of the last
@@ -253,13 +256,14 @@ class CallHandling:
     def _uas_response(self, call: SipCall, status: int, headers: list[tuple[str, str]],
                       body: bytes | None) -> SipResponse:
         response = make_response(call.invite, status, to_tag=call.local_tag)
+        add = response.headers.add  # the Headers themselves: one call less per header than add_header
         if 100 < status < 300:
             # Section 12.1.1: the responses that establish the dialog copy the INVITE's Record-Route.
-            for route in call.invite.header_values("Record-Route"):
-                response.add_header("Record-Route", route)
+            for route in call.invite.headers.values("Record-Route"):
+                add("Record-Route", route)
         for name, value in headers:
-            response.add_header(name, value)
-        response.add_header("Server", self.settings.user_agent)
+            add(name, value)
+        add("Server", self.settings.user_agent)
         if body is not None:
             response.body = body
         return response
@@ -327,7 +331,8 @@ class CallHandling:
     def on_ack(self, request: SipRequest, now: float) -> None:
         """The ACK for our 2xx: stop retransmitting; a late offer's answer may be in it; a hang-up that
         waited for it (section 15) sends its BYE now."""
-        call = self.calls.get((request.call_id, request.to.tag or "", request.from_.tag or ""))
+        call = self.calls.get((request.call_id, request.to.params.get("tag") or "",
+                               request.from_.params.get("tag") or ""))
         if call is None or call.state is not CallState.ANSWERED:
             return
         final = call.final_response
@@ -351,12 +356,13 @@ class CallHandling:
                transport: Transport = "udp", trunk: str | None = None, user: str | None = None,
                extra_headers: tuple[tuple[str, str], ...] = ()) -> SipCall:
         """Place a call: the INVITE goes to ``destination``; progress arrives as events."""
-        host = from_host or _via_host(self.settings.host)
+        via_host = _via_host(self.settings.host)
+        host = from_host or via_host
         tag = new_tag()
         display = f'"{_quote(from_display)}" ' if from_display else ""
         from_value = f"{display}<sip:{from_user}@{host}>;tag={tag}"
         to_value = f"<{to_uri or uri}>"
-        call_id = f"{random_hex(12)}@{_via_host(self.settings.host)}"
+        call_id = f"{random_hex(12)}@{via_host}"
         headers: list[tuple[str, str]] = [
             ("Via", self._via(transport)),
             ("Max-Forwards", "70"),
@@ -387,7 +393,8 @@ class CallHandling:
 
     def on_call_response(self, transaction: object, response: SipResponse, now: float) -> bool:
         """Route a response to the call it belongs to; False when it is not a call's."""
-        call = self.by_client.get(id(transaction))
+        key = id(transaction)
+        call = self.by_client.get(key)
         if call is None:
             return False
         if type(call) is EndedInvite:
@@ -403,13 +410,13 @@ class CallHandling:
             elif 200 <= response.status < 300 and call.dialog is not None:
                 self._ack_2xx(call, call.dialog, response)  # a retransmitted 2xx of an earlier re-INVITE
         elif method == "BYE" and response.status >= 200:
-            self.by_client.pop(id(transaction), None)
-            if call.dialog is None or response.to.tag == call.dialog.remote_tag:
+            self.by_client.pop(key, None)
+            if call.dialog is None or response.to.params.get("tag") == call.dialog.remote_tag:
                 call.state = CallState.TERMINATED
                 self._forget(call)
             # else: the answer to the BYE that ended another fork's dialog (section 13.2.2.4)
         elif method in ("INFO", "PRACK", "UPDATE", "NOTIFY", "CANCEL") and response.status >= 200:
-            self.by_client.pop(id(transaction), None)
+            self.by_client.pop(key, None)
         return True
 
     def on_call_transaction_terminated(self, transaction: object) -> None:
@@ -419,7 +426,7 @@ class CallHandling:
     def _invite_response(self, call: SipCall, response: SipResponse, now: float) -> None:
         status = response.status
         call.heard_from_peer = True
-        tag = response.to.tag or ""
+        tag = response.to.params.get("tag") or ""
         if status < 200:
             if status == 100:
                 return
@@ -432,7 +439,7 @@ class CallHandling:
                 self.calls[dialog.id] = call
             if call.ended:
                 return  # we hung up: the transaction layer sends the CANCEL held for this provisional
-            if dialog is not None and "100rel" in _tokens(response.header_values("Require")):
+            if dialog is not None and "100rel" in _tokens(response.headers.values("Require")):
                 rseq = _leading_int(response.header("RSeq") or "")
                 last = call.rseq_received.get(tag)
                 if rseq is None or (last is not None and rseq != last + 1):
@@ -500,8 +507,7 @@ class CallHandling:
         re-INVITE) is kept as sent, per To tag, for :class:`EndedInvite`."""
         invite_cseq = response.cseq.number
         initial = invite_cseq == call.invite.cseq.number
-        credentials = tuple((name, value) for name in _CREDENTIALS for value in call.invite.header_values(name)) \
-            if initial else ()
+        credentials = _credentials(call.invite) if initial else ()
         ack = dialog.create_request("ACK", cseq=invite_cseq, extra_headers=credentials)
         data = ack.encode()
         destination = self._destination(call, dialog)
@@ -526,7 +532,7 @@ class CallHandling:
         dialog = Dialog.as_uac(invite, response, local_contact=self.local_contact(), transport=ended.transport,
                                via_host=_via_host(self.settings.host), via_port=self.settings.port)
         dialog.update_from_response(response)
-        credentials = tuple((name, value) for name in _CREDENTIALS for value in invite.header_values(name))
+        credentials = _credentials(invite)
         data = dialog.create_request("ACK", cseq=response.cseq.number, extra_headers=credentials).encode()
         destination = dialog.next_hop_address(ended.peer)
         self.tx.send_stateless_data(data, destination, ended.transport)
@@ -671,10 +677,12 @@ class CallHandling:
         if call.state is not CallState.TERMINATED:
             return
         calls = self.calls
-        if call.dialog is not None:
-            calls.pop(call.dialog.id, None)
+        confirmed = call.dialog
+        if confirmed is not None:
+            calls.pop(confirmed.id, None)
         for dialog in call.early_dialogs.values():
-            calls.pop(dialog.id, None)
+            if dialog is not confirmed:  # the early dialog a 2xx confirmed is gone already
+                calls.pop(dialog.id, None)
         if call.server_transaction is not None:
             self.pending_uas.pop(id(call.server_transaction), None)
         self.live_calls.pop(call.handle, None)
@@ -700,12 +708,12 @@ class CallHandling:
     def on_in_dialog_request(self, transaction: ServerTransaction, request: SipRequest,
                              source: Address, transport: Transport, now: float) -> None:
         """BYE, re-INVITE, UPDATE, INFO, PRACK, REFER, OPTIONS, NOTIFY within a dialog (section 12.2.2)."""
-        key = (request.call_id, request.to.tag or "", request.from_.tag or "")
-        call = self.calls.get(key)
+        remote_tag = request.from_.params.get("tag") or ""
+        call = self.calls.get((request.call_id, request.to.params.get("tag") or "", remote_tag))
         if call is None:
             self.respond(transaction, request, 481, now)
             return
-        dialog = call.dialog or call.early_dialogs.get(request.from_.tag or "")
+        dialog = call.dialog or call.early_dialogs.get(remote_tag)
         if dialog is not None and not dialog.accept_request(request):
             self.respond(transaction, request, 500, now, reason="Server Internal Error - CSeq out of order")
             return
@@ -714,7 +722,7 @@ class CallHandling:
             self.respond(transaction, request, 200, now)
             # RFC 3326: the Q.850 cause of the Reason header; a BYE is otherwise a normal clearing (a Reason
             # with only a SIP cause, e.g. 'SIP;cause=200', says how the call ended elsewhere, not why).
-            cause = cause_from_status(200, request.header("Reason"), {200: HangupCause.NORMAL_CLEARING})
+            cause = cause_from_status(200, request.headers.get("Reason"), _BYE_CAUSES)
             if call.role == "uas" and call.state in (CallState.INCOMING, CallState.EARLY):
                 # BYE before our final response (early dialog): finish the INVITE with 487 (section 15.1.2).
                 self._final_failure(call, cause, now, status=487)
@@ -955,7 +963,7 @@ class CallHandling:
             self._arm_session_timer(call, now)
 
     def _session_timer_from_response(self, call: SipCall, response: SipResponse, now: float) -> None:
-        expires = response.header("Session-Expires")
+        expires = response.headers.get("Session-Expires")
         if expires is None:
             return
         value = _leading_int(expires)
@@ -1071,6 +1079,15 @@ def _cancel(timer: Timer | None) -> None:
 
 def _sdp_of(message: SipRequest | SipResponse) -> bytes | None:
     return body_part(message, "application/sdp") if message.body else None
+
+
+def _credentials(invite: SipRequest) -> tuple[tuple[str, str], ...]:
+    """The INVITE's Authorization and Proxy-Authorization values, which the ACK of its 2xx repeats
+    (section 13.2.2.4); usually there are none."""
+    headers = invite.headers
+    if headers.get("Authorization") is None and headers.get("Proxy-Authorization") is None:
+        return ()
+    return tuple((name, value) for name in _CREDENTIALS for value in headers.values(name))
 
 
 def _tokens(values: list[str]) -> set[str]:

@@ -133,4 +133,9 @@ def status_from_cause(cause: HangupCause) -> int:
 
 def reason_header(cause: HangupCause) -> str:
     """``Reason: Q.850;cause=17;text="User busy"`` (RFC 3326)."""
-    return f'Q.850;cause={int(cause)};text="{cause.description}"'
+    text = _REASON_HEADERS.get(cause)
+    return text if text is not None else f'Q.850;cause={int(cause)};text="{cause.description}"'
+
+
+# Every BYE, CANCEL and refusal carries one: made once per cause.
+_REASON_HEADERS = {cause: f'Q.850;cause={int(cause)};text="{cause.description}"' for cause in HangupCause}

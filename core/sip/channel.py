@@ -123,13 +123,15 @@ class SipChannelDriver(ChannelDriver):
                                               self.now())
             return
         if isinstance(event, CallProgress):
-            media = _leg(channel).media
-            if media is not None and event.sdp is not None:
-                media.answered(event.sdp)
+            # Only a media engine gives legs their own media (_open_media): without one there is none to tell.
+            if self.media is not None and event.sdp is not None:
+                media = _leg(channel).media
+                if media is not None:
+                    media.answered(event.sdp)
             indication = Indication.RINGING if event.status in (180, 181, 182) else Indication.PROGRESS
             channel.queue_event(indication_received(indication))
         elif isinstance(event, CallAnswered):
-            media = _leg(channel).media
+            media = _leg(channel).media if self.media is not None else None
             if media is not None and event.sdp is not None and not media.answered(event.sdp):
                 self.endpoint.hangup(event.call, HangupCause.BEARERCAPABILITY_NOTIMPL, self.now())
                 self.flush()
@@ -295,8 +297,10 @@ class SipChannelDriver(ChannelDriver):
         channel = self.pbx.new_channel(self, name, direction=ChannelDirection.OUTBOUND)
         channel.tech = _Leg(None, target=target, requestor=requestor)
         channel.add_hangup_callback(_detach_ended_call)
-        if requestor is not None and requestor.technology == "SIP":
-            _leg(requestor).peers.append(channel)
+        if requestor is not None:
+            requestor_leg = requestor.tech
+            if isinstance(requestor_leg, _Leg):  # a SIP channel (only this driver makes legs)
+                requestor_leg.peers.append(channel)
         return channel
 
     async def call(self, channel: Channel, *, timeout: float | None = None) -> None:
@@ -307,8 +311,11 @@ class SipChannelDriver(ChannelDriver):
         if self.media is not None:
             media = await self._open_media(channel, leg)
             offer = media.offer(_requested_codec(requestor))
-        elif requestor is not None and requestor.technology == "SIP":
-            offer = _leg(requestor).call.remote_sdp if _leg(requestor).call is not None else None  # type: ignore[union-attr]
+        elif requestor is not None:
+            requestor_leg = requestor.tech
+            if isinstance(requestor_leg, _Leg):  # a SIP channel (only this driver makes legs)
+                requestor_call = requestor_leg.call
+                offer = requestor_call.remote_sdp if requestor_call is not None else None
         if offer is None:
             offer = placeholder_offer(self._host())
         now = self.now()
@@ -326,7 +333,10 @@ class SipChannelDriver(ChannelDriver):
             call = endpoint.invite(uri=uri, destination=destination, from_user=caller.number or "anonymous",
                                    from_display=caller.name, sdp=offer, now=now, transport=transport, user=user)
         elif kind == "trunk":
-            leg.servers_left = endpoint.servers_in_order(endpoint.trunks[leg.target[1]])
+            trunk = endpoint.trunks[leg.target[1]]
+            servers = trunk.servers
+            # One server is its own order: the sort by reachability is for trunks with several.
+            leg.servers_left = [servers[0]] if len(servers) == 1 else endpoint.servers_in_order(trunk)
             leg.offer = offer
             self._invite_trunk(channel, leg, now)
             return

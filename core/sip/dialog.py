@@ -66,19 +66,20 @@ class Dialog:
                via_host: str, via_port: int | None) -> Dialog:
         """Section 12.1.2: the dialog a response with a To tag creates for the request we sent."""
         contacts = response.contacts
-        target = contacts[0].uri if contacts else request.uri
-        routes = list(reversed(response.record_routes))
+        uri = request.uri
+        local = request.from_  # each parsed view read once: every read is a property call
+        remote = response.to
         return cls(
             call_id=request.call_id,
-            local_tag=request.from_.tag or "",
-            remote_tag=response.to.tag or "",
-            local_uri=request.from_,
-            remote_uri=response.to,
-            remote_target=target,
-            route_set=routes,
+            local_tag=local.params.get("tag") or "",
+            remote_tag=remote.params.get("tag") or "",
+            local_uri=local,
+            remote_uri=remote,
+            remote_target=contacts[0].uri if contacts else uri,
+            route_set=response.record_routes[::-1],
             local_cseq=request.cseq.number,
             remote_cseq=None,
-            secure=request.uri.scheme == "sips",
+            secure=uri.scheme == "sips",
             state=DialogState.CONFIRMED if 200 <= response.status < 300 else DialogState.EARLY,
             via_host=via_host,
             via_port=via_port,
@@ -91,15 +92,16 @@ class Dialog:
                via_host: str, via_port: int | None) -> Dialog:
         """Section 12.1.1: the dialog our response to ``request`` creates."""
         contacts = request.contacts
-        target = contacts[0].uri if contacts else request.from_.uri
-        local = NameAddr(request.to.display_name, request.to.uri, {**request.to.params, "tag": local_tag})
+        remote = request.from_  # each parsed view read once: every read is a property call
+        to = request.to
+        local = NameAddr(to.display_name, to.uri, {**to.params, "tag": local_tag})
         return cls(
             call_id=request.call_id,
             local_tag=local_tag,
-            remote_tag=request.from_.tag or "",
+            remote_tag=remote.params.get("tag") or "",
             local_uri=local,
-            remote_uri=request.from_,
-            remote_target=target,
+            remote_uri=remote,
+            remote_target=contacts[0].uri if contacts else remote.uri,
             route_set=list(request.record_routes),
             local_cseq=0,
             remote_cseq=request.cseq.number,
@@ -149,7 +151,8 @@ class Dialog:
         while ``fallback`` does not: a phone behind a NAT, whose Contact cannot be reached but whose source
         can (what Asterisk's ``rewrite_contact`` and FreeSWITCH's NAT detection do).
         """
-        uri = self.next_hop()
+        route_set = self.route_set  # next_hop() written out: every in-dialog request asks
+        uri = route_set[0].uri if route_set else self.remote_target
         host = (uri.params.get("maddr") or uri.host).strip("[]")
         local = _host_is_local(host)
         if local is None:

@@ -58,7 +58,7 @@ class SipCall(_WeakReferenceable):
     transport: Transport
     peer: Address                               # where requests/responses of this leg go
     state: CallState
-    handle: int = field(default_factory=lambda: next(_call_ids))
+    handle: int = field(default_factory=_call_ids.__next__)
     server_transaction: ServerTransaction | None = None
     client_transaction: ClientTransaction | None = None
     dialog: Dialog | None = None
