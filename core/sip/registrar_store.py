@@ -323,8 +323,8 @@ class SqliteBindingStore:
             self._batch_open = False
             try:
                 self._db.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass  # already rolled back by SQLite itself
+            except sqlite3.Error as exc:  # SQLite itself rolled it back already (a full disk, an I/O error)
+                log.debug("%s: nothing to roll back: %s", self.path, exc)
 
     def _upsert(self, record: BindingRecord) -> tuple[object, ...]:
         """Write one record (in the caller's transaction); the row written."""
