@@ -63,6 +63,16 @@ log = logging.getLogger("centralita.sip")
 
 Address = tuple[str, int]
 
+# Members read on every message or call, as module globals: in CPython 3.11 reading one off the Enum class
+# (``CallState.X``) goes through EnumType's ``__getattr__`` hook, about ten times the cost of a global.
+_CALLING = CallState.CALLING
+_INCOMING = CallState.INCOMING
+_EARLY = CallState.EARLY
+_ANSWERED = CallState.ANSWERED
+_CONFIRMED = CallState.CONFIRMED
+_TERMINATING = CallState.TERMINATING
+_TERMINATED = CallState.TERMINATED
+
 _SIGNAL = re.compile(r"^\s*signal\s*=\s*(\S+)", re.IGNORECASE | re.MULTILINE)
 _DURATION = re.compile(r"^\s*duration\s*=\s*(\d+)", re.IGNORECASE | re.MULTILINE)
 _REFRESHER = re.compile(r";\s*refresher\s*=\s*(uac|uas)\b", re.IGNORECASE)
@@ -137,7 +147,7 @@ class CallHandling:
             caller = user.callerid
         else:
             caller = CallerId(from_.uri.user or "", from_.display_name or "")
-        call = SipCall(role="uas", invite=request, transport=transport, peer=source, state=CallState.INCOMING,
+        call = SipCall(role="uas", invite=request, transport=transport, peer=source, state=_INCOMING,
                        server_transaction=transaction, local_tag=new_tag(), remote_sdp=_sdp_of(request),
                        user=user.name if user else None, trunk=trunk.name if trunk else None,
                        context=context, caller=caller, dnid=request.uri.user or "s",
@@ -160,7 +170,7 @@ class CallHandling:
         When the INVITE requires 100rel (RFC 3262) the provisional is reliable: it carries RSeq, is
         retransmitted from T1 doubling until its PRACK (§3), and the next one waits for that PRACK.
         """
-        if call.role != "uas" or call.state not in (CallState.INCOMING, CallState.EARLY) or call.ended \
+        if call.role != "uas" or call.state not in (_INCOMING, _EARLY) or call.ended \
                 or call.answer_deferred:
             return
         dialog = self._uas_dialog(call)
@@ -175,7 +185,7 @@ class CallHandling:
             headers.append(("Content-Type", "application/sdp"))
             call.session_sdp = call.local_sdp = sdp
         response = self._uas_response(call, status, headers, sdp)
-        call.state = CallState.EARLY
+        call.state = _EARLY
         assert call.server_transaction is not None
         self.tx.send_response(call.server_transaction, response, now)
         if reliable:
@@ -218,7 +228,7 @@ class CallHandling:
         when the PRACK arrives (RFC 3262 §3 MUST NOT); an unacknowledged one without SDP just stops being
         retransmitted.
         """
-        if call.role != "uas" or call.state not in (CallState.INCOMING, CallState.EARLY) or call.ended:
+        if call.role != "uas" or call.state not in (_INCOMING, _EARLY) or call.ended:
             return
         pending = call.prack_pending
         if pending is not None and pending.body:
@@ -272,7 +282,7 @@ class CallHandling:
         """Section 13.3.1.4: send ``response`` again at T1, doubling to T2, until the ACK; at 64*T1 without
         one, end the call with BYE.  Over TCP/TLS nothing is retransmitted but the ACK is still awaited."""
         call.final_response = response
-        call.state = CallState.ANSWERED
+        call.state = _ANSWERED
         call.retransmit_interval = self.settings.t1
         deadline = call.ack_deadline = now + 64 * self.settings.t1
         _cancel(call.retransmit_timer)
@@ -284,7 +294,7 @@ class CallHandling:
         call.retransmit_timer = self.timers.call_at(when, functools.partial(self._fire_2xx, call, response, deadline))
 
     def _fire_2xx(self, call: SipCall, response: SipResponse, deadline: float, at: float) -> None:
-        if call.state is not CallState.ANSWERED or call.final_response is not response:
+        if call.state is not _ANSWERED or call.final_response is not response:
             return  # ACKed, ended, or superseded by the 2xx of a later re-INVITE
         if at >= deadline:
             cause = call.bye_pending
@@ -306,7 +316,7 @@ class CallHandling:
             self._ended(call, cause, notify=False)
 
     def _final_failure(self, call: SipCall, cause: HangupCause, now: float, *, status: int | None = None) -> bool:
-        if call.role != "uas" or call.state not in (CallState.INCOMING, CallState.EARLY):
+        if call.role != "uas" or call.state not in (_INCOMING, _EARLY):
             return False
         self._stop_prack_retransmit(call)
         call.answer_deferred = False
@@ -320,7 +330,7 @@ class CallHandling:
     def on_cancel(self, transaction: ServerTransaction, cancel: SipRequest, now: float) -> None:
         """CANCEL matched a pending INVITE: 487 to the INVITE, and the call is over (section 9.2)."""
         call = self.pending_uas.pop(id(transaction), None)
-        if call is None or call.state not in (CallState.INCOMING, CallState.EARLY):
+        if call is None or call.state not in (_INCOMING, _EARLY):
             return
         self._stop_prack_retransmit(call)
         response = self._uas_response(call, 487, [], None)
@@ -333,12 +343,12 @@ class CallHandling:
         waited for it (section 15) sends its BYE now."""
         call = self.calls.get((request.call_id, request.to.params.get("tag") or "",
                                request.from_.params.get("tag") or ""))
-        if call is None or call.state is not CallState.ANSWERED:
+        if call is None or call.state is not _ANSWERED:
             return
         final = call.final_response
         if final is not None and request.cseq.number != final.cseq.number:
             return  # the ACK of an earlier 2xx, not of the one we are retransmitting
-        call.state = CallState.CONFIRMED
+        call.state = _CONFIRMED
         call.final_response = None
         _cancel(call.retransmit_timer)
         call.retransmit_timer = None
@@ -381,7 +391,7 @@ class CallHandling:
         request = build_request("INVITE", uri, headers, sdp or b"")
         transaction = self.tx.send_request(request, destination, transport, now)
         call = SipCall(role="uac", invite=request, transport=transport, peer=destination,
-                       state=CallState.CALLING, client_transaction=transaction, local_tag=tag, local_sdp=sdp,
+                       state=_CALLING, client_transaction=transaction, local_tag=tag, local_sdp=sdp,
                        session_sdp=sdp, trunk=trunk, user=user, dnid=uri.user or "")
         self.by_client[id(transaction)] = call
         self.live_calls[call.handle] = call
@@ -412,7 +422,7 @@ class CallHandling:
         elif method == "BYE" and response.status >= 200:
             self.by_client.pop(key, None)
             if call.dialog is None or response.to.params.get("tag") == call.dialog.remote_tag:
-                call.state = CallState.TERMINATED
+                call.state = _TERMINATED
                 self._forget(call)
             # else: the answer to the BYE that ended another fork's dialog (section 13.2.2.4)
         elif method in ("INFO", "PRACK", "UPDATE", "NOTIFY", "CANCEL") and response.status >= 200:
@@ -446,8 +456,8 @@ class CallHandling:
                     return  # RFC 3262 §4: a retransmission (or out of order): no PRACK, not processed further
                 call.rseq_received[tag] = rseq
                 self._send_prack(call, dialog, response, now)
-            if call.state is CallState.CALLING:
-                call.state = CallState.EARLY
+            if call.state is _CALLING:
+                call.state = _EARLY
             body = _sdp_of(response)
             if body is not None:
                 call.remote_sdp = body
@@ -478,11 +488,11 @@ class CallHandling:
             if call.dialog is not None:
                 return  # a retransmitted 2xx: the ACK went out again
             call.dialog = dialog
-            if call.state is CallState.TERMINATING or call.ended:
+            if call.state is _TERMINATING or call.ended:
                 # We hung up (CANCEL) but the 2xx won the race: the call must still be ended with BYE.
                 self._send_bye(call, call.cancel_cause, now)
                 return
-            call.state = CallState.CONFIRMED
+            call.state = _CONFIRMED
             body = _sdp_of(response)
             call.remote_sdp = body if body is not None else call.remote_sdp
             self._session_timer_from_response(call, response, now)
@@ -494,7 +504,7 @@ class CallHandling:
                 return
         self.by_client.pop(id(call.client_transaction), None)
         was_ended = call.ended
-        call.state = CallState.TERMINATED
+        call.state = _TERMINATED
         self._forget(call)
         if not was_ended:
             call.ended = True
@@ -578,8 +588,8 @@ class CallHandling:
         if type(call) is EndedInvite:
             return True
         assert type(call) is SipCall
-        if transaction is call.client_transaction and call.state in (CallState.CALLING, CallState.EARLY):
-            call.state = CallState.TERMINATED
+        if transaction is call.client_transaction and call.state in (_CALLING, _EARLY):
+            call.state = _TERMINATED
             self._forget(call)
             if not call.ended:
                 call.ended = True
@@ -591,8 +601,8 @@ class CallHandling:
                 self.events.append(ReinviteAnswered(call, 408, None))
                 self._send_bye(call, HangupCause.RECOVERY_ON_TIMER_EXPIRE, now)
                 self._ended(call, HangupCause.RECOVERY_ON_TIMER_EXPIRE)
-        elif call.state is CallState.TERMINATING:
-            call.state = CallState.TERMINATED
+        elif call.state is _TERMINATING:
+            call.state = _TERMINATED
             self._forget(call)
         return True
 
@@ -605,23 +615,23 @@ class CallHandling:
         response, 100 Trying included, section 9.1); a leg whose 2xx still waits for its ACK sends its BYE
         when the ACK comes or the wait times out (section 15).
         """
-        if call.ended and call.state in (CallState.TERMINATED, CallState.TERMINATING):
+        if call.ended and call.state in (_TERMINATED, _TERMINATING):
             return
         state = call.state
-        if call.role == "uas" and state in (CallState.INCOMING, CallState.EARLY):
+        if call.role == "uas" and state in (_INCOMING, _EARLY):
             self.reject(call, cause, now)
             return
-        if call.role == "uac" and state in (CallState.CALLING, CallState.EARLY):
+        if call.role == "uac" and state in (_CALLING, _EARLY):
             call.ended = True
             call.cancel_cause = cause
             self._send_cancel(call, now)
-            call.state = CallState.TERMINATING
+            call.state = _TERMINATING
             return
-        if state is CallState.ANSWERED:
+        if state is _ANSWERED:
             call.ended = True
             call.bye_pending = cause
             return
-        if state is CallState.CONFIRMED:
+        if state is _CONFIRMED:
             call.ended = True
             self._send_bye(call, cause, now)
 
@@ -634,7 +644,7 @@ class CallHandling:
         if call.dialog is None:
             return
         bye = call.dialog.create_request("BYE", extra_headers=(("Reason", reason_header(cause)),))
-        call.state = CallState.TERMINATING
+        call.state = _TERMINATING
         call.final_response = None
         self._send_in_dialog(call, bye, now)
 
@@ -657,7 +667,7 @@ class CallHandling:
     def _ended(self, call: SipCall, cause: HangupCause, *, notify: bool = True) -> None:
         already = call.ended
         call.ended = True
-        call.state = CallState.TERMINATED
+        call.state = _TERMINATED
         self._forget(call)
         if notify and not already:
             self.events.append(CallEnded(call, cause))
@@ -669,12 +679,12 @@ class CallHandling:
         if call.role != "uac" or call.heard_from_peer:
             raise ValueError("only a UAC leg that heard nothing can be abandoned")
         self.by_client.pop(id(call.client_transaction), None)
-        call.state = CallState.TERMINATED
+        call.state = _TERMINATED
         call.ended = True
         self._forget(call)
 
     def _forget(self, call: SipCall) -> None:
-        if call.state is not CallState.TERMINATED:
+        if call.state is not _TERMINATED:
             return
         calls = self.calls
         confirmed = call.dialog
@@ -723,7 +733,7 @@ class CallHandling:
             # RFC 3326: the Q.850 cause of the Reason header; a BYE is otherwise a normal clearing (a Reason
             # with only a SIP cause, e.g. 'SIP;cause=200', says how the call ended elsewhere, not why).
             cause = cause_from_status(200, request.headers.get("Reason"), _BYE_CAUSES)
-            if call.role == "uas" and call.state in (CallState.INCOMING, CallState.EARLY):
+            if call.role == "uas" and call.state in (_INCOMING, _EARLY):
                 # BYE before our final response (early dialog): finish the INVITE with 487 (section 15.1.2).
                 self._final_failure(call, cause, now, status=487)
             self._ended(call, cause)
@@ -881,7 +891,7 @@ class CallHandling:
 
     def send_dtmf_info(self, call: SipCall, digit: str, duration_ms: int, now: float) -> bool:
         """Send a digit as ``application/dtmf-relay`` INFO."""
-        if call.dialog is None or call.state not in (CallState.CONFIRMED, CallState.ANSWERED):
+        if call.dialog is None or call.state not in (_CONFIRMED, _ANSWERED):
             return False
         body = f"Signal={digit}\r\nDuration={duration_ms}\r\n".encode()
         request = call.dialog.create_request("INFO", body=body, content_type="application/dtmf-relay")
@@ -890,7 +900,7 @@ class CallHandling:
 
     def send_flash_info(self, call: SipCall, now: float) -> bool:
         """Send a hook flash as ``application/hook-flash`` INFO."""
-        if call.dialog is None or call.state not in (CallState.CONFIRMED, CallState.ANSWERED):
+        if call.dialog is None or call.state not in (_CONFIRMED, _ANSWERED):
             return False
         request = call.dialog.create_request("INFO", body=b"signal=hf\r\n", content_type="application/hook-flash")
         self._send_in_dialog(call, request, now)

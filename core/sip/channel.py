@@ -61,6 +61,13 @@ log = logging.getLogger("centralita.sip")
 
 Address = tuple[str, int]
 
+# Members read on every call, as module globals: in CPython 3.11 reading one off the Enum class goes
+# through EnumType's ``__getattr__`` hook, about ten times the cost of a global.
+_UP = ChannelState.UP
+_RINGING = Indication.RINGING
+_PROGRESS = Indication.PROGRESS
+_PROCEEDING = Indication.PROCEEDING
+
 if TYPE_CHECKING:
     from core.mediaengine.engine import MediaEngineImpl
 
@@ -128,7 +135,7 @@ class SipChannelDriver(ChannelDriver):
                 media = _leg(channel).media
                 if media is not None:
                     media.answered(event.sdp)
-            indication = Indication.RINGING if event.status in (180, 181, 182) else Indication.PROGRESS
+            indication = _RINGING if event.status in (180, 181, 182) else _PROGRESS
             channel.queue_event(indication_received(indication))
         elif isinstance(event, CallAnswered):
             media = _leg(channel).media if self.media is not None else None
@@ -234,7 +241,7 @@ class SipChannelDriver(ChannelDriver):
             return
         for peer in self._bridged_peers(channel):
             peer_leg = _leg(peer)
-            if peer.technology == "SIP" and peer_leg.call is not None and peer.state is ChannelState.UP:
+            if peer.technology == "SIP" and peer_leg.call is not None and peer.state is _UP:
                 if self.endpoint.reinvite(peer_leg.call, sdp, self.now()):
                     peer_leg.reinvite_origin = call
                     self.flush()
@@ -478,7 +485,7 @@ class SipChannelDriver(ChannelDriver):
         sdp = None
         for peer in leg.peers:
             peer_call = _leg(peer).call
-            if peer.state is ChannelState.UP and peer_call is not None and peer_call.remote_sdp is not None:
+            if peer.state is _UP and peer_call is not None and peer_call.remote_sdp is not None:
                 sdp = peer_call.remote_sdp  # pass the callee's answer through
                 break
         if sdp is None:
@@ -497,13 +504,13 @@ class SipChannelDriver(ChannelDriver):
         if call is None:
             return False
         now = self.now()
-        if indication is Indication.RINGING:
+        if indication is _RINGING:
             self.endpoint.ring(call, now, status=180)
-        elif indication in (Indication.PROGRESS, Indication.PROCEEDING):
-            if indication is Indication.PROCEEDING:
+        elif indication in (_PROGRESS, _PROCEEDING):
+            if indication is _PROCEEDING:
                 return True  # 100 Trying is the transaction layer's
             leg = _leg(channel)
-            if self.media is not None and call.role == "uas" and channel.state is not ChannelState.UP:
+            if self.media is not None and call.role == "uas" and channel.state is not _UP:
                 answer = await self._local_answer(channel, leg, call)
                 if answer is None:
                     return False
@@ -517,13 +524,13 @@ class SipChannelDriver(ChannelDriver):
         elif indication in (Indication.HOLD, Indication.UNHOLD) and _leg(channel).media is not None:
             media = _leg(channel).media
             assert media is not None
-            if channel.state is not ChannelState.UP or call.dialog is None:
+            if channel.state is not _UP or call.dialog is None:
                 return False
             direction = Direction.SENDONLY if indication is Indication.HOLD else Direction.SENDRECV
             if not self.endpoint.reinvite(call, media.offer(media.codec, direction=direction), now):
                 _leg(channel).queued_direction = direction  # sent when the pending re-INVITE completes
         elif indication in (Indication.BUSY, Indication.CONGESTION):
-            if call.role == "uas" and not call.ended and channel.state is not ChannelState.UP:
+            if call.role == "uas" and not call.ended and channel.state is not _UP:
                 cause = HangupCause.USER_BUSY if indication is Indication.BUSY else \
                     HangupCause.NORMAL_CIRCUIT_CONGESTION
                 self.endpoint.reject(call, cause, now)
