@@ -735,21 +735,24 @@ def make_response(
     index = request.headers._index
     fields: list[tuple[str, str, str]] = []
     new_index: dict[str, list[str]] = {}
-    copied = _COPIED_100 if status == 100 else _COPIED
-    for key, name in copied:
+    for key, name in _COPIED_100 if status == 100 else _COPIED:
         values = index.get(key)
         if not values:
             continue
-        if key == "to" and to_tag is not None:
+        if to_tag is not None and key == "to":
             try:
                 has_tag = "tag" in request.to.params
             except SipParseError:
                 has_tag = True  # leave a malformed To alone
             if not has_tag:
-                values = [f"{values[0]};tag={to_tag}"] + values[1:]
-        new_index[key] = list(values)
-        for value in values:
+                values = [f"{values[0]};tag={to_tag}", *values[1:]]
+        if len(values) == 1:  # the common case, without the copy's call and the inner loop
+            value = values[0]
+            new_index[key] = [value]
             fields.append((key, name, value))
+        else:
+            new_index[key] = values[:]
+            fields.extend([(key, name, value) for value in values])
     return SipResponse(status, reason, Headers._trusted(fields, new_index))
 
 
