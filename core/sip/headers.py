@@ -742,7 +742,10 @@ def parse_header_lines(lines: list[str], *, max_headers: int, max_line: int, lon
     info_of = _NAME_INFO.get
     header_lines = lines[1:]
     for line in header_lines:
-        name, colon, value = line.partition(":")
+        # Split at ": ", as nearly every line is written: the value then needs no new string to lose its
+        # leading space. A name that ends elsewhere (no space, or a colon before the ": ") is no known
+        # name, and the careful path below handles the line.
+        name, colon, value = line.partition(": ")
         info = info_of(name)
         if info is None or not colon:
             info = _UNKNOWN_NAMES.get(name) if colon else None
