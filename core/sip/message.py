@@ -144,69 +144,80 @@ message as received, before any change made to it since.
         return values[0]
 
     # -- parsed views --------------------------------------------------------------------------
+    # Each property returns the cached view, or parses it with the method after it. check_request, which
+    # parses them all first on every request received, calls those methods directly: CPython 3.11 does not
+    # specialise property access, and each one costs a C-level call into a new interpreter frame.
 
     @property
     def vias(self) -> list[Via]:
         """Every Via value, topmost first (RFC 3261 §20.42); ``[]`` when there is none."""
+        vias: list[Via] | None = self.headers._parsed.get("via")
+        return vias if vias is not None else self._parse_vias()
+
+    def _parse_vias(self) -> list[Via]:
         headers = self.headers
-        vias: list[Via] | None = headers._parsed.get("via")
-        if vias is None:
-            vias = []
-            for line in headers._index.get("via", ()):
-                if "," in line:
-                    vias.extend(Via.parse_all(line))
-                    if len(vias) > MAX_VIAS:
-                        raise SipParseError("Bad Request - Too many Via", "Via")
-                else:
-                    vias.append(Via.parse(line))
-            if len(vias) > MAX_VIAS:
-                raise SipParseError("Bad Request - Too many Via", "Via")
-            headers._parsed["via"] = vias
+        vias: list[Via] = []
+        for line in headers._index.get("via", ()):
+            if "," in line:
+                vias.extend(Via.parse_all(line))
+                if len(vias) > MAX_VIAS:
+                    raise SipParseError("Bad Request - Too many Via", "Via")
+            else:
+                vias.append(Via.parse(line))
+        if len(vias) > MAX_VIAS:
+            raise SipParseError("Bad Request - Too many Via", "Via")
+        headers._parsed["via"] = vias
         return vias
 
     @property
     def from_(self) -> NameAddr:
         """The From header (RFC 3261 §20.20)."""
+        value: NameAddr | None = self.headers._parsed.get("from")
+        return value if value is not None else self._parse_from()
+
+    def _parse_from(self) -> NameAddr:
         headers = self.headers
-        value: NameAddr | None = headers._parsed.get("from")
-        if value is None:
-            values = headers._index.get("from")
-            text = values[0] if values is not None and len(values) == 1 else self._single("from", "From")
-            value = headers._parsed["from"] = NameAddr.parse(text, "From")
+        values = headers._index.get("from")
+        text = values[0] if values is not None and len(values) == 1 else self._single("from", "From")
+        value = headers._parsed["from"] = NameAddr.parse(text, "From")
         return value
 
     @property
     def to(self) -> NameAddr:
         """The To header (RFC 3261 §20.39)."""
+        value: NameAddr | None = self.headers._parsed.get("to")
+        return value if value is not None else self._parse_to()
+
+    def _parse_to(self) -> NameAddr:
         headers = self.headers
-        value: NameAddr | None = headers._parsed.get("to")
-        if value is None:
-            values = headers._index.get("to")
-            text = values[0] if values is not None and len(values) == 1 else self._single("to", "To")
-            value = headers._parsed["to"] = NameAddr.parse(text, "To")
+        values = headers._index.get("to")
+        text = values[0] if values is not None and len(values) == 1 else self._single("to", "To")
+        value = headers._parsed["to"] = NameAddr.parse(text, "To")
         return value
 
     @property
     def call_id(self) -> str:
         """The Call-ID (RFC 3261 §20.8), compared case-sensitively."""
+        value: str | None = self.headers._parsed.get("call-id")
+        return value if value is not None else self._parse_call_id()
+
+    def _parse_call_id(self) -> str:
         headers = self.headers
-        parsed = headers._parsed
-        value: str | None = parsed.get("call-id")
-        if value is None:
-            values = headers._index.get("call-id")
-            value = values[0] if values is not None and len(values) == 1 else self._single("call-id", "Call-ID")
-            if _CALL_ID_OK(value) is None:
-                raise SipParseError("Malformed Call-ID", "Call-ID")
-            parsed["call-id"] = value
+        values = headers._index.get("call-id")
+        value = values[0] if values is not None and len(values) == 1 else self._single("call-id", "Call-ID")
+        if _CALL_ID_OK(value) is None:
+            raise SipParseError("Malformed Call-ID", "Call-ID")
+        headers._parsed["call-id"] = value
         return value
 
     @property
     def cseq(self) -> CSeq:
         """The CSeq (RFC 3261 §20.16)."""
+        value: CSeq | None = self.headers._parsed.get("cseq")
+        return value if value is not None else self._parse_cseq()
+
+    def _parse_cseq(self) -> CSeq:
         headers = self.headers
-        value: CSeq | None = headers._parsed.get("cseq")
-        if value is not None:
-            return value
         values = headers._index.get("cseq")
         text = values[0] if values is not None and len(values) == 1 else self._single("cseq", "CSeq")
         value = _CSEQ_CACHE.get(text)
@@ -831,20 +842,25 @@ def check_request(
         values = index.get(key)
         if values and len(values) > 1:
             return Rejection(400, f"Bad Request - Multiple {name}")
+    parsed = request.headers._parsed
     try:
-        vias = request.vias
-        request.from_  # noqa: B018 - parsed for validation
-        to = request.to
-        request.call_id  # noqa: B018
-        cseq = request.cseq
+        # The parsing methods behind the properties, called directly (see SipMessage); a view already
+        # made (by a caller that read it before) is used as it is.
+        vias: list[Via] = parsed.get("via") or request._parse_vias()
+        if "from" not in parsed:
+            request._parse_from()
+        to: NameAddr = parsed.get("to") or request._parse_to()
+        if "call-id" not in parsed:
+            request._parse_call_id()
+        cseq: CSeq = parsed.get("cseq") or request._parse_cseq()
         max_forwards = request.max_forwards
         # Absent headers have nothing to check: the parsed views are made only for those present.
         if "contact" in index:
             request._parse_contacts()
         if "route" in index:
-            request.routes  # noqa: B018
+            request._addresses("route", "Route")
         if "record-route" in index:
-            request.record_routes  # noqa: B018
+            request._addresses("record-route", "Record-Route")
         uri = request.uri
     except SipParseError as exc:
         return Rejection(400, exc.reason)
