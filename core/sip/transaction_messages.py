@@ -52,9 +52,9 @@ def server_key(request: SipRequest, top: Via) -> tuple[ServerKey, str | None]:
     the INVITE had none.  For other methods the To tag is part of the key.
     """
     method = request.method
-    branch = top.branch
+    branch = top.params.get("branch")  # Via.branch without the property call
     match = "INVITE" if method == "ACK" else method
-    if branch is not None and branch[:7].lower() == _COOKIE:
+    if branch is not None and (branch.startswith(MAGIC_COOKIE) or branch[:7].lower() == _COOKIE):
         return (branch.lower(), top.host.lower(), top.port, match), None
     to_tag = request.to.tag
     base: tuple[object, ...] = (
@@ -140,7 +140,11 @@ def stamp_via(request: SipRequest, source: Address, *, force_rport: bool = False
     something is added the Via header is rewritten (which drops the message's parsed views; the other Via
     values keep their text).
     """
-    vias = request.vias
+    return stamp_parsed_via(request, request.vias, source, force_rport)
+
+
+def stamp_parsed_via(request: SipRequest, vias: list[Via], source: Address, force_rport: bool) -> Via:
+    """:func:`stamp_via` with the request's parsed Vias (``request.vias``) already at hand."""
     top = vias[0]
     params = top.params
     host = source[0]
