@@ -752,7 +752,8 @@ def make_response(
             continue
         if to_tag is not None and key == "to":
             try:
-                has_tag = "tag" in request.to.params
+                to = request.headers._parsed.get("to") or request._parse_to()  # .to without the property
+                has_tag = "tag" in to.params
             except SipParseError:
                 has_tag = True  # leave a malformed To alone
             if not has_tag:
@@ -866,7 +867,7 @@ def check_request(
         return Rejection(400, exc.reason)
     if not vias:
         return Rejection(400, "Bad Request - Missing Via")
-    if vias[0].branch == _MAGIC_COOKIE:
+    if vias[0].params.get("branch") == _MAGIC_COOKIE:
         return Rejection(400, "Bad Request - Malformed Via branch")
     if uri.headers:
         return Rejection(400, "Bad Request - Headers in Request-URI")
@@ -880,7 +881,7 @@ def check_request(
         return Rejection(400, "Bad Request - CSeq method does not match")
     if uri.scheme not in uri_schemes:
         return Rejection(Status.UNSUPPORTED_URI_SCHEME, Status.UNSUPPORTED_URI_SCHEME.phrase)
-    if max_forwards == 0 and method not in local_methods and to.tag is None:
+    if max_forwards == 0 and method not in local_methods and to.params.get("tag") is None:
         return Rejection(Status.TOO_MANY_HOPS, Status.TOO_MANY_HOPS.phrase)
     if method != "ACK" and method != "CANCEL" and "require" in index:
         supported = {tag.lower() for tag in supported_extensions}

@@ -384,7 +384,7 @@ class TransactionLayer:
         except SipParseError as error:
             logger.debug("dropping a response with a bad %s: %s", error.header or "header", error.reason)
             return []
-        branch = vias[0].branch if vias else None
+        branch = vias[0].params.get("branch") if vias else None  # Via.branch without the property call
         transaction = self._clients.get(client_key(branch, method)) if branch else None
         if transaction is None:
             # §17.1.3: a response that matches no client transaction is dropped (a UA has no stateless role).

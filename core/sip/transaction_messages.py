@@ -87,10 +87,10 @@ def _via_identity(via: Via) -> str:
 
 def merge_key(request: SipRequest) -> MergeKey | None:
     """§8.2.2.2: From tag, Call-ID and CSeq of a request without a To tag; None for one with a To tag."""
-    if request.to.tag is not None:
+    if request.to.params.get("tag") is not None:  # NameAddr.tag without the property call, as below
         return None
     cseq = request.cseq
-    return (request.from_.tag or "", request.call_id, cseq.number, cseq.method)
+    return (request.from_.params.get("tag") or "", request.call_id, cseq.number, cseq.method)
 
 
 def _bare_host(host: str) -> str:
