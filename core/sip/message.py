@@ -82,7 +82,6 @@ MAX_VIAS = 100
 _TOKEN_OK = re.compile(r"[!%'*+\-.0-9A-Z_`a-z~]+").fullmatch
 _VERSION_OK = re.compile(r"[Ss][Ii][Pp]/[0-9]{1,5}\.[0-9]{1,5}").fullmatch
 _DIGITS_OK = re.compile(r"[0-9]{1,10}").fullmatch
-_CALL_ID_OK = re.compile(r"[!-~]+").fullmatch
 _CODE_OK = re.compile(r"[1-6][0-9][0-9]").fullmatch
 _MAGIC_COOKIE = "z9hG4bK"
 # CSeq values are immutable and recur (a transaction's requests and responses share one): parsed
@@ -205,7 +204,8 @@ message as received, before any change made to it since.
         headers = self.headers
         values = headers._index.get("call-id")
         value = values[0] if values is not None and len(values) == 1 else self._single("call-id", "Call-ID")
-        if _CALL_ID_OK(value) is None:
+        # [!-~]+ without a regex (printable ASCII is SP to "~"): RFC 3261 §25.1 callid is words of those.
+        if not value or " " in value or not value.isascii() or not value.isprintable():
             raise SipParseError("Malformed Call-ID", "Call-ID")
         headers._parsed["call-id"] = value
         return value
@@ -291,7 +291,8 @@ message as received, before any change made to it since.
         if len(values) > 1:
             raise SipParseError("Bad Request - Multiple Max-Forwards", "Max-Forwards")
         text = values[0]
-        if _DIGITS_OK(text) is not None:
+        # _DIGITS_OK's test without the regex for the usual two digits (isdigit() alone takes other scripts').
+        if (len(text) <= 3 and text.isdigit() and text.isascii()) or _DIGITS_OK(text) is not None:
             value = int(text)
             if value <= 255:
                 return value
@@ -307,6 +308,8 @@ message as received, before any change made to it since.
         text = self.headers.get("expires")
         if text is None:
             return None
+        if len(text) <= 9 and text.isdigit() and text.isascii():
+            return int(text)  # below 2**32 without the regex
         if _DIGITS_OK(text) is None or int(text) > 0xFFFFFFFF:
             return 3600
         return int(text)
