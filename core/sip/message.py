@@ -475,11 +475,18 @@ def _parse_lines(lines: list[str], size: int) -> SipRequest | SipResponse:
     message: SipRequest | SipResponse
     if first[:4].upper() == "SIP/":
         parts = first.split(" ", 2)
-        if len(parts) < 2 or _VERSION_OK(parts[0]) is None or _CODE_OK(parts[1]) is None:
+        if len(parts) < 2:
             raise SipParseError("Malformed Status-Line", line=1)
-        if parts[0].upper() != "SIP/2.0":
-            raise SipParseError("Version Not Supported", line=1)
-        message = SipResponse(int(parts[1]), parts[2] if len(parts) == 3 else "", headers, version="SIP/2.0")
+        version = parts[0]
+        code = parts[1]
+        # The usual "SIP/2.0 NNN" passes without the two regexes.
+        usual = version == "SIP/2.0" and len(code) == 3 and code.isdigit() and code.isascii() and "1" <= code[0] <= "6"
+        if not usual:
+            if _VERSION_OK(version) is None or _CODE_OK(code) is None:
+                raise SipParseError("Malformed Status-Line", line=1)
+            if version.upper() != "SIP/2.0":
+                raise SipParseError("Version Not Supported", line=1)
+        message = SipResponse(int(code), parts[2] if len(parts) == 3 else "", headers, version="SIP/2.0")
     else:
         parts = first.split(" ")
         if len(parts) == 3 and parts[2] == "SIP/2.0" and parts[0] in RFC_METHODS and parts[1]:
