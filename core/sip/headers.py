@@ -22,7 +22,6 @@ from core.sip.uri import (
     check_host,
     fast_host,
     fast_port,
-    format_host,
     remember,
     split_params,
 )
@@ -452,9 +451,16 @@ class Via:
         return self.host, self.port
 
     def __str__(self) -> str:
-        port = f":{self.port}" if self.port is not None else ""
-        text = f"{self.protocol}/{self.transport} {format_host(self.host)}{port}"
-        return text + _format_params(self.params) if self.params else text
+        host = self.host
+        if ":" in host:
+            host = f"[{host}]"  # format_host() without the call
+        port = self.port
+        if port is None:
+            text = f"{self.protocol}/{self.transport} {host}"
+        else:
+            text = f"{self.protocol}/{self.transport} {host}:{port}"
+        params = self.params
+        return text + _format_params(params) if params else text
 
 
 _SENT_BY: dict[str, Via] = {}
@@ -664,8 +670,8 @@ class Headers:
 
         Unlike :meth:`set` this leaves every other line alone and does not make the ordered entries of a
         received message (the Via stamping of every request received, RFC 3261 §18.2.1)."""
-        key, canonical = _checked_key(name)
-        value = _checked_value(value)
+        key, canonical = _NAME_INFO.get(name) or _checked_key(name)  # the checks inlined, as in add()
+        value = value.strip(" \t") if "\r" not in value and "\n" not in value else _checked_value(value)
         values = self._index.get(key)
         if not values:
             self.add(name, value)
@@ -736,7 +742,10 @@ def parse_header_lines(lines: list[str], *, max_headers: int, max_line: int, lon
     info_of = _NAME_INFO.get
     header_lines = lines[1:]
     for line in header_lines:
-        name, colon, value = line.partition(":")
+        # Split at ": ", as nearly every line is written: the value then needs no new string to lose its
+        # leading space. A name that ends elsewhere (no space, or a colon before the ": ") is no known
+        # name, and the careful path below handles the line.
+        name, colon, value = line.partition(": ")
         info = info_of(name)
         if info is None or not colon:
             info = _UNKNOWN_NAMES.get(name) if colon else None

@@ -82,7 +82,6 @@ MAX_VIAS = 100
 _TOKEN_OK = re.compile(r"[!%'*+\-.0-9A-Z_`a-z~]+").fullmatch
 _VERSION_OK = re.compile(r"[Ss][Ii][Pp]/[0-9]{1,5}\.[0-9]{1,5}").fullmatch
 _DIGITS_OK = re.compile(r"[0-9]{1,10}").fullmatch
-_CALL_ID_OK = re.compile(r"[!-~]+").fullmatch
 _CODE_OK = re.compile(r"[1-6][0-9][0-9]").fullmatch
 _MAGIC_COOKIE = "z9hG4bK"
 # CSeq values are immutable and recur (a transaction's requests and responses share one): parsed
@@ -144,69 +143,81 @@ message as received, before any change made to it since.
         return values[0]
 
     # -- parsed views --------------------------------------------------------------------------
+    # Each property returns the cached view, or parses it with the method after it. check_request, which
+    # parses them all first on every request received, calls those methods directly: CPython 3.11 does not
+    # specialise property access, and each one costs a C-level call into a new interpreter frame.
 
     @property
     def vias(self) -> list[Via]:
         """Every Via value, topmost first (RFC 3261 §20.42); ``[]`` when there is none."""
+        vias: list[Via] | None = self.headers._parsed.get("via")
+        return vias if vias is not None else self._parse_vias()
+
+    def _parse_vias(self) -> list[Via]:
         headers = self.headers
-        vias: list[Via] | None = headers._parsed.get("via")
-        if vias is None:
-            vias = []
-            for line in headers._index.get("via", ()):
-                if "," in line:
-                    vias.extend(Via.parse_all(line))
-                    if len(vias) > MAX_VIAS:
-                        raise SipParseError("Bad Request - Too many Via", "Via")
-                else:
-                    vias.append(Via.parse(line))
-            if len(vias) > MAX_VIAS:
-                raise SipParseError("Bad Request - Too many Via", "Via")
-            headers._parsed["via"] = vias
+        vias: list[Via] = []
+        for line in headers._index.get("via", ()):
+            if "," in line:
+                vias.extend(Via.parse_all(line))
+                if len(vias) > MAX_VIAS:
+                    raise SipParseError("Bad Request - Too many Via", "Via")
+            else:
+                vias.append(Via.parse(line))
+        if len(vias) > MAX_VIAS:
+            raise SipParseError("Bad Request - Too many Via", "Via")
+        headers._parsed["via"] = vias
         return vias
 
     @property
     def from_(self) -> NameAddr:
         """The From header (RFC 3261 §20.20)."""
+        value: NameAddr | None = self.headers._parsed.get("from")
+        return value if value is not None else self._parse_from()
+
+    def _parse_from(self) -> NameAddr:
         headers = self.headers
-        value: NameAddr | None = headers._parsed.get("from")
-        if value is None:
-            values = headers._index.get("from")
-            text = values[0] if values is not None and len(values) == 1 else self._single("from", "From")
-            value = headers._parsed["from"] = NameAddr.parse(text, "From")
+        values = headers._index.get("from")
+        text = values[0] if values is not None and len(values) == 1 else self._single("from", "From")
+        value = headers._parsed["from"] = NameAddr.parse(text, "From")
         return value
 
     @property
     def to(self) -> NameAddr:
         """The To header (RFC 3261 §20.39)."""
+        value: NameAddr | None = self.headers._parsed.get("to")
+        return value if value is not None else self._parse_to()
+
+    def _parse_to(self) -> NameAddr:
         headers = self.headers
-        value: NameAddr | None = headers._parsed.get("to")
-        if value is None:
-            values = headers._index.get("to")
-            text = values[0] if values is not None and len(values) == 1 else self._single("to", "To")
-            value = headers._parsed["to"] = NameAddr.parse(text, "To")
+        values = headers._index.get("to")
+        text = values[0] if values is not None and len(values) == 1 else self._single("to", "To")
+        value = headers._parsed["to"] = NameAddr.parse(text, "To")
         return value
 
     @property
     def call_id(self) -> str:
         """The Call-ID (RFC 3261 §20.8), compared case-sensitively."""
+        value: str | None = self.headers._parsed.get("call-id")
+        return value if value is not None else self._parse_call_id()
+
+    def _parse_call_id(self) -> str:
         headers = self.headers
-        parsed = headers._parsed
-        value: str | None = parsed.get("call-id")
-        if value is None:
-            values = headers._index.get("call-id")
-            value = values[0] if values is not None and len(values) == 1 else self._single("call-id", "Call-ID")
-            if _CALL_ID_OK(value) is None:
-                raise SipParseError("Malformed Call-ID", "Call-ID")
-            parsed["call-id"] = value
+        values = headers._index.get("call-id")
+        value = values[0] if values is not None and len(values) == 1 else self._single("call-id", "Call-ID")
+        # [!-~]+ without a regex (printable ASCII is SP to "~"): RFC 3261 §25.1 callid is words of those.
+        if not value or " " in value or not value.isascii() or not value.isprintable():
+            raise SipParseError("Malformed Call-ID", "Call-ID")
+        headers._parsed["call-id"] = value
         return value
 
     @property
     def cseq(self) -> CSeq:
         """The CSeq (RFC 3261 §20.16)."""
+        value: CSeq | None = self.headers._parsed.get("cseq")
+        return value if value is not None else self._parse_cseq()
+
+    def _parse_cseq(self) -> CSeq:
         headers = self.headers
-        value: CSeq | None = headers._parsed.get("cseq")
-        if value is not None:
-            return value
         values = headers._index.get("cseq")
         text = values[0] if values is not None and len(values) == 1 else self._single("cseq", "CSeq")
         value = _CSEQ_CACHE.get(text)
@@ -280,7 +291,8 @@ message as received, before any change made to it since.
         if len(values) > 1:
             raise SipParseError("Bad Request - Multiple Max-Forwards", "Max-Forwards")
         text = values[0]
-        if _DIGITS_OK(text) is not None:
+        # _DIGITS_OK's test without the regex for the usual two digits (isdigit() alone takes other scripts').
+        if (len(text) <= 3 and text.isdigit() and text.isascii()) or _DIGITS_OK(text) is not None:
             value = int(text)
             if value <= 255:
                 return value
@@ -296,6 +308,8 @@ message as received, before any change made to it since.
         text = self.headers.get("expires")
         if text is None:
             return None
+        if len(text) <= 9 and text.isdigit() and text.isascii():
+            return int(text)  # below 2**32 without the regex
         if _DIGITS_OK(text) is None or int(text) > 0xFFFFFFFF:
             return 3600
         return int(text)
@@ -461,11 +475,18 @@ def _parse_lines(lines: list[str], size: int) -> SipRequest | SipResponse:
     message: SipRequest | SipResponse
     if first[:4].upper() == "SIP/":
         parts = first.split(" ", 2)
-        if len(parts) < 2 or _VERSION_OK(parts[0]) is None or _CODE_OK(parts[1]) is None:
+        if len(parts) < 2:
             raise SipParseError("Malformed Status-Line", line=1)
-        if parts[0].upper() != "SIP/2.0":
-            raise SipParseError("Version Not Supported", line=1)
-        message = SipResponse(int(parts[1]), parts[2] if len(parts) == 3 else "", headers, version="SIP/2.0")
+        version = parts[0]
+        code = parts[1]
+        # The usual "SIP/2.0 NNN" passes without the two regexes.
+        usual = version == "SIP/2.0" and len(code) == 3 and code.isdigit() and code.isascii() and "1" <= code[0] <= "6"
+        if not usual:
+            if _VERSION_OK(version) is None or _CODE_OK(code) is None:
+                raise SipParseError("Malformed Status-Line", line=1)
+            if version.upper() != "SIP/2.0":
+                raise SipParseError("Version Not Supported", line=1)
+        message = SipResponse(int(code), parts[2] if len(parts) == 3 else "", headers, version="SIP/2.0")
     else:
         parts = first.split(" ")
         if len(parts) == 3 and parts[2] == "SIP/2.0" and parts[0] in RFC_METHODS and parts[1]:
@@ -735,21 +756,25 @@ def make_response(
     index = request.headers._index
     fields: list[tuple[str, str, str]] = []
     new_index: dict[str, list[str]] = {}
-    copied = _COPIED_100 if status == 100 else _COPIED
-    for key, name in copied:
+    for key, name in _COPIED_100 if status == 100 else _COPIED:
         values = index.get(key)
         if not values:
             continue
-        if key == "to" and to_tag is not None:
+        if to_tag is not None and key == "to":
             try:
-                has_tag = "tag" in request.to.params
+                to = request.headers._parsed.get("to") or request._parse_to()  # .to without the property
+                has_tag = "tag" in to.params
             except SipParseError:
                 has_tag = True  # leave a malformed To alone
             if not has_tag:
-                values = [f"{values[0]};tag={to_tag}"] + values[1:]
-        new_index[key] = list(values)
-        for value in values:
+                values = [f"{values[0]};tag={to_tag}", *values[1:]]
+        if len(values) == 1:  # the common case, without the copy's call and the inner loop
+            value = values[0]
+            new_index[key] = [value]
             fields.append((key, name, value))
+        else:
+            new_index[key] = values[:]
+            fields.extend([(key, name, value) for value in values])
     return SipResponse(status, reason, Headers._trusted(fields, new_index))
 
 
@@ -828,26 +853,31 @@ def check_request(
         values = index.get(key)
         if values and len(values) > 1:
             return Rejection(400, f"Bad Request - Multiple {name}")
+    parsed = request.headers._parsed
     try:
-        vias = request.vias
-        request.from_  # noqa: B018 - parsed for validation
-        to = request.to
-        request.call_id  # noqa: B018
-        cseq = request.cseq
+        # The parsing methods behind the properties, called directly (see SipMessage); a view already
+        # made (by a caller that read it before) is used as it is.
+        vias: list[Via] = parsed.get("via") or request._parse_vias()
+        if "from" not in parsed:
+            request._parse_from()
+        to: NameAddr = parsed.get("to") or request._parse_to()
+        if "call-id" not in parsed:
+            request._parse_call_id()
+        cseq: CSeq = parsed.get("cseq") or request._parse_cseq()
         max_forwards = request.max_forwards
         # Absent headers have nothing to check: the parsed views are made only for those present.
         if "contact" in index:
             request._parse_contacts()
         if "route" in index:
-            request.routes  # noqa: B018
+            request._addresses("route", "Route")
         if "record-route" in index:
-            request.record_routes  # noqa: B018
+            request._addresses("record-route", "Record-Route")
         uri = request.uri
     except SipParseError as exc:
         return Rejection(400, exc.reason)
     if not vias:
         return Rejection(400, "Bad Request - Missing Via")
-    if vias[0].branch == _MAGIC_COOKIE:
+    if vias[0].params.get("branch") == _MAGIC_COOKIE:
         return Rejection(400, "Bad Request - Malformed Via branch")
     if uri.headers:
         return Rejection(400, "Bad Request - Headers in Request-URI")
@@ -861,7 +891,7 @@ def check_request(
         return Rejection(400, "Bad Request - CSeq method does not match")
     if uri.scheme not in uri_schemes:
         return Rejection(Status.UNSUPPORTED_URI_SCHEME, Status.UNSUPPORTED_URI_SCHEME.phrase)
-    if max_forwards == 0 and method not in local_methods and to.tag is None:
+    if max_forwards == 0 and method not in local_methods and to.params.get("tag") is None:
         return Rejection(Status.TOO_MANY_HOPS, Status.TOO_MANY_HOPS.phrase)
     if method != "ACK" and method != "CANCEL" and "require" in index:
         supported = {tag.lower() for tag in supported_extensions}

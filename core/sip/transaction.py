@@ -60,7 +60,7 @@ from core.sip.transaction_messages import (
     replace_top_via,
     response_address,
     server_key,
-    stamp_via,
+    stamp_parsed_via,
 )
 
 __all__ = [
@@ -384,7 +384,7 @@ class TransactionLayer:
         except SipParseError as error:
             logger.debug("dropping a response with a bad %s: %s", error.header or "header", error.reason)
             return []
-        branch = vias[0].branch if vias else None
+        branch = vias[0].params.get("branch") if vias else None  # Via.branch without the property call
         transaction = self._clients.get(client_key(branch, method)) if branch else None
         if transaction is None:
             # §17.1.3: a response that matches no client transaction is dropped (a UA has no stateless role).
@@ -422,7 +422,7 @@ class TransactionLayer:
             # Stamping rewrites the Via header, which drops the message's parsed views: do it before the
             # TU-visible headers are parsed so that those stay cached for the TU.
             symmetric = self.symmetric
-            top = stamp_via(request, source, force_rport=symmetric)
+            top = stamp_parsed_via(request, vias, source, symmetric)
             if request.cseq.method != method:
                 raise SipParseError("Bad Request - CSeq method does not match", "CSeq")
             merge = merge_key(request) if method != "CANCEL" else None
@@ -431,7 +431,7 @@ class TransactionLayer:
             return []
         # A symmetric layer answers at the source whatever the Via says (see response_address).
         destination = source if symmetric else response_address(top, source, transport)
-        branch = top.branch or ""
+        branch = top.params.get("branch") or ""  # Via.branch without the property call
         if method == "CANCEL":
             return self._receive_cancel(request, top, key, destination, source, transport, now)
         created: ServerTransaction
@@ -445,7 +445,8 @@ class TransactionLayer:
         if merge is not None:
             created.merge_key = merge
             self._merged.setdefault(merge, created)
-        created.start(self, now)
+        if method == "INVITE":
+            created.start(self, now)  # a non-INVITE server transaction starts no timer (§17.2.2)
         return [RequestReceived(created, request, source, transport)]
 
     @staticmethod

@@ -52,9 +52,9 @@ def server_key(request: SipRequest, top: Via) -> tuple[ServerKey, str | None]:
     the INVITE had none.  For other methods the To tag is part of the key.
     """
     method = request.method
-    branch = top.branch
+    branch = top.params.get("branch")  # Via.branch without the property call
     match = "INVITE" if method == "ACK" else method
-    if branch is not None and branch[:7].lower() == _COOKIE:
+    if branch is not None and (branch.startswith(MAGIC_COOKIE) or branch[:7].lower() == _COOKIE):
         return (branch.lower(), top.host.lower(), top.port, match), None
     to_tag = request.to.tag
     base: tuple[object, ...] = (
@@ -87,10 +87,10 @@ def _via_identity(via: Via) -> str:
 
 def merge_key(request: SipRequest) -> MergeKey | None:
     """§8.2.2.2: From tag, Call-ID and CSeq of a request without a To tag; None for one with a To tag."""
-    if request.to.tag is not None:
+    if request.to.params.get("tag") is not None:  # NameAddr.tag without the property call, as below
         return None
     cseq = request.cseq
-    return (request.from_.tag or "", request.call_id, cseq.number, cseq.method)
+    return (request.from_.params.get("tag") or "", request.call_id, cseq.number, cseq.method)
 
 
 def _bare_host(host: str) -> str:
@@ -140,7 +140,11 @@ def stamp_via(request: SipRequest, source: Address, *, force_rport: bool = False
     something is added the Via header is rewritten (which drops the message's parsed views; the other Via
     values keep their text).
     """
-    vias = request.vias
+    return stamp_parsed_via(request, request.vias, source, force_rport)
+
+
+def stamp_parsed_via(request: SipRequest, vias: list[Via], source: Address, force_rport: bool) -> Via:
+    """:func:`stamp_via` with the request's parsed Vias (``request.vias``) already at hand."""
     top = vias[0]
     params = top.params
     host = source[0]
