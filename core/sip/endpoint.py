@@ -162,6 +162,8 @@ class SipEndpoint(CallHandling, RegistrationClient, QualifyClient):
                     return
                 self._reject(message, rejection.status, rejection.reason, rejection.headers, source, transport, now)
                 return
+            if message.method == "REGISTER" and self._challenged_statelessly(message, source, transport, now):
+                return
         try:
             events = self.tx.receive(message, source, transport, now)
         except SipParseError as exc:
@@ -392,6 +394,26 @@ class SipEndpoint(CallHandling, RegistrationClient, QualifyClient):
         # (RFC 3261 §8.2.7): a retransmitted REGISTER gets a fresh challenge, and no transaction waits 32 s for
         # each one.  (The transaction layer keeps INVITE transactions whatever is asked: their ACK must match.)
         self.respond(transaction, request, 401, now, headers=headers, stateless=stateless)
+
+    def _challenged_statelessly(self, request: SipRequest, source: Address, transport: Transport,
+                                now: float) -> bool:
+        """Answer a new REGISTER that has no credentials with a 401 and no transaction at all (RFC 3261
+        §8.2.7, the stateless UAS: a challenge costs nothing to repeat); whether it was.  Half of a
+        registration storm is such first REGISTERs; the transaction the stateful way would make, and end at
+        once (:meth:`_challenge`), is a sizeable part of their cost."""
+        fields = request.headers
+        if fields.get("Authorization") or fields.get("Proxy-Authorization") or request.to.tag:
+            return False
+        destination = self.tx.stateless_destination(request, source, transport)
+        if destination is None:
+            return False
+        response = make_response(request, 401, to_tag=random_hex(6))
+        headers = response.headers
+        for value in self.challenger.challenge(now, stale=False):
+            headers.add("WWW-Authenticate", value)
+        headers.add("Server", self.settings.user_agent)
+        self.tx.send_stateless(response, destination, transport)
+        return True
 
     # -- REGISTER ---------------------------------------------------------------------------------------
 

@@ -249,6 +249,23 @@ class TransactionLayer:
             return
         transaction.send_response(response, self, now)
 
+    def stateless_destination(self, request: SipRequest, source: Address, transport: Transport) -> Address | None:
+        """Where to send a stateless answer to ``request`` (§8.2.7), a new non-INVITE request the TU answers
+        at once without a transaction (an unauthenticated challenge); the request's top Via is stamped as for
+        a transaction (``received``/``rport``).  None when it must take the stateful way instead: it belongs
+        to a transaction already here (a retransmission), or it is malformed (the stateful way answers 400)."""
+        try:
+            vias = request.vias
+            if not vias:
+                return None
+            key, _to_tag = server_key(request, vias[0])
+            if key in self._servers or request.cseq.method != request.method:
+                return None
+            top = stamp_parsed_via(request, vias, source, self.symmetric)
+        except SipParseError:
+            return None
+        return source if self.symmetric else response_address(top, source, transport)
+
     def send_stateless(self, message: SipRequest | SipResponse, destination: Address,
                        transport: Transport) -> None:
         """Queue ``message`` outside any transaction (the ACK of a 2xx, a stateless response)."""

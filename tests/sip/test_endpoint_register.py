@@ -86,6 +86,19 @@ def test_the_challenge_is_stateless_and_the_registration_is_not(harness: Harness
     assert repeat.data == ok.data
     assert harness.events() == [RegistrationChanged("1001", 1)]
 
+def test_the_stateless_challenge_reaches_a_phone_behind_nat(harness: Harness) -> None:
+    # RFC 3581: the Via says where the phone thinks it is; the 401 goes where the REGISTER came from, and its
+    # Via tells the phone its public address (received, rport), as a transaction's response would.
+    alice = Phone(harness, "1001", address=("10.0.0.5", 5060))
+    register = alice.make_register(expires=600)
+    (challenge,) = harness.feed(register, ("203.0.113.7", 40000))
+    assert challenge.status == 401 and challenge.destination == ("203.0.113.7", 40000)
+    (via,) = challenge.response.vias
+    assert (via.host, via.port, via.params.get("received"), via.params.get("rport")) == \
+        ("10.0.0.5", 5060, "203.0.113.7", "40000")
+    assert challenge.response.to.tag and harness.endpoint.tx.transaction_count == 0
+
+
 @pytest.mark.parametrize(("asked", "granted"), [(600, "600"), (7200, "3600"), (None, "3600"), (60, "60")])
 def test_expires_is_brought_into_range(harness: Harness, asked: int | None, granted: str) -> None:
     alice = Phone(harness, "1001")
