@@ -268,6 +268,13 @@ class SipEndpoint(CallHandling, RegistrationClient, QualifyClient):
                 headers: Sequence[tuple[str, str]] = (), stateless: bool = False) -> SipResponse:
         """Send a response on a server transaction (a tag is added to To for final responses); ``stateless``:
         see :meth:`TransactionLayer.send_response`."""
+        response = self._response(request, status, reason, to_tag, headers)
+        self.tx.send_response(transaction, response, now, stateless=stateless)
+        return response
+
+    def _response(self, request: SipRequest, status: int, reason: str | None, to_tag: str | None,
+                  headers: Sequence[tuple[str, str]]) -> SipResponse:
+        """Our response to ``request``: a To tag on a final one, ``headers``, Server (and Allow on 405/501)."""
         if to_tag is None and status >= 200 and not request.to.tag:
             to_tag = random_hex(6)
         response = make_response(request, status, reason, to_tag=to_tag)
@@ -277,7 +284,6 @@ class SipEndpoint(CallHandling, RegistrationClient, QualifyClient):
         fields.add("Server", self.settings.user_agent)
         if status in (405, 501):
             response.set_header("Allow", ALLOW)
-        self.tx.send_response(transaction, response, now, stateless=stateless)
         return response
 
     def send_direct(self, message: SipRequest | SipResponse, destination: Address, transport: Transport) -> None:
@@ -407,12 +413,8 @@ class SipEndpoint(CallHandling, RegistrationClient, QualifyClient):
         destination = self.tx.stateless_destination(request, source, transport)
         if destination is None:
             return False
-        response = make_response(request, 401, to_tag=random_hex(6))
-        headers = response.headers
-        for value in self.challenger.challenge(now, stale=False):
-            headers.add("WWW-Authenticate", value)
-        headers.add("Server", self.settings.user_agent)
-        self.tx.send_stateless(response, destination, transport)
+        challenges = [("WWW-Authenticate", value) for value in self.challenger.challenge(now, stale=False)]
+        self.tx.send_stateless(self._response(request, 401, None, None, challenges), destination, transport)
         return True
 
     # -- REGISTER ---------------------------------------------------------------------------------------
