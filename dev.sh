@@ -12,7 +12,16 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-PYTHON=${PYTHON:-python3}
+# The interpreter (override with PYTHON): the distribution's /usr/bin/python3 where it is 3.10 or newer, as on
+# the board's own OS, else the first python3 on PATH. Debian builds its CPython with profile-guided and
+# link-time optimisation and libpython inside the executable; one compiled with configure's defaults (pyenv's
+# builds are) runs the gateway's signalling about 17 % slower (docs/testing.md, "The interpreter").
+if [ -z "${PYTHON:-}" ]; then
+  PYTHON=python3
+  if /usr/bin/python3 -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then
+    PYTHON=/usr/bin/python3
+  fi
+fi
 VENV=${CENTRALITA_VENV:-.venv}
 # What the gateway needs: a C compiler for the Cython extensions (they are optional, but fast).
 APT_RUN=(build-essential)
@@ -36,13 +45,22 @@ apt_install() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+_base_of() {
+  # The interpreter a python (a venv's or a base one) runs on, symlinks resolved.
+  "$1" -c 'import os, sys; print(os.path.realpath(getattr(sys, "_base_executable", sys.executable)))' 2>/dev/null || true
+}
+
 python_packages() {
   # Python headers for the extensions: Debian's python3-dev unless this Python ships its own.
   if ! "$PYTHON" -c 'import os, sysconfig, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))'; then
     apt_install python3-dev
   fi
+  if [ -x "$VENV/bin/python" ] && [ "$(_base_of "$VENV/bin/python")" != "$(_base_of "$PYTHON")" ]; then
+    log "$VENV was made by another interpreter than $PYTHON: making it again"
+    rm -rf "$VENV"
+  fi
   if [ ! -x "$VENV/bin/python" ]; then
-    log "creating $VENV"
+    log "creating $VENV with $PYTHON"
     if ! "$PYTHON" -m venv "$VENV" 2>/dev/null; then
       rm -rf "$VENV"
       apt_install python3-venv

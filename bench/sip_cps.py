@@ -38,6 +38,12 @@ RATES = [10, 25, 50, 100, 200, 300, 400, 500, 600, 700, 800, 900, 1000, 1200, 15
 REGISTER_RATES = [500, 1000, 1500, 2000, 3000, 4000, 5000]
 
 
+def interpreter() -> str:
+    """The Python the figures were measured on: the build matters (docs/testing.md, "The interpreter")."""
+    base = os.path.realpath(getattr(sys, "_base_executable", sys.executable))
+    return f"Python {sys.version.split()[0]} ({base})"
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -284,7 +290,7 @@ def register_only(smoke: bool) -> int:
             uas.stop()
     load = os.getloadavg()
     print(f"SIP REGISTER rate, SIPp -> centralita on 127.0.0.1, {seconds:.0f} s per step, {os.cpu_count()} CPUs, "
-          f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at the end")
+          f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at the end, {interpreter()}")
     print(f"  REGISTER with digest (401 challenge + authenticated REGISTER): highest clean rate {reg.best:5d} /s, "
           f"{reg.cpu_ms:5.2f} ms CPU per registration")
     print(f"  {'':<15} steps: {'; '.join(reg.log)}")
@@ -331,7 +337,7 @@ def main() -> int:
             uas.stop()
     load = os.getloadavg()
     print(f"SIP call rate, SIPp uac -> B2BUA -> SIPp uas on 127.0.0.1 (no media), {seconds:.0f} s per step, "
-          f"{os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at the end")
+          f"{os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at the end, {interpreter()}")
     for label in ("centralita", "centralita+cdr", "sippy"):
         r = results[label]
         print(f"  {label:<15} highest clean rate {r.best:5d} calls/s, {r.cpu_ms:5.2f} ms CPU per call")

@@ -33,6 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.sip_cps import interpreter  # noqa: E402
 from bench.sip_floor import _Relay  # noqa: E402
 from core.apps import default_applications  # noqa: E402
 from core.dialplan.executor import DialplanExecutor  # noqa: E402
@@ -259,7 +260,7 @@ def main() -> int:
     if len(medians) == 2:
         print(f"  ratio centralita / bare relay: x{medians[Gateway.name] / medians[Floor.name]:.1f}")
     print(f"  ({calls} calls per run after {warmup} to warm up, {args.rate:g} calls/s of fake time: ended calls wait "
-          "out Timers J/L/M as at that rate)")
+          f"out Timers J/L/M as at that rate; {interpreter()})")
     return 0
 
 
