@@ -122,7 +122,8 @@ def test_a_gateway_registers_to_another_and_is_dialled_at_the_address_it_registe
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         _, channels = b.console("iax2 show channels")
-        if "1 active IAX channel" in channels:
+        # The call is listed from its NEW on, and named after the peer once its authentication is through.
+        if "1 active IAX channel" in channels and "IAX2/hq-" in channels:
             break
         time.sleep(0.2)
     assert "1 active IAX channel" in channels and "IAX2/hq-" in channels, (channels, answer,
