@@ -39,6 +39,15 @@ async def test_default_simulated_board_comes_up_with_two_fxs_and_two_fxo() -> No
     assert board.pcm == PcmConfig(clock_hz=2_048_000, slots=32, device="", period_frames=160)
 
 
+async def test_sip_only_board_comes_up_with_no_ports() -> None:
+    board = load_description("sip-only")
+    backend = SimBackend()
+    populate_sim_board(backend, board)
+    assembly = await assemble(board, backend)
+    assert assembly.ports_show().splitlines()[-1] == "0 slots: 0 FXS, 0 FXO, 0 empty, 0 failed (board sip-only)"
+    assert backend.violations == []
+
+
 def test_oak8x_profile_describes_two_daisy_chains_of_four() -> None:
     board = load_description("oak8x-pi4")
     assert board.backend == "linux" and board.pcm.slots == 8 and board.pcm.clock_hz == 2_048_000
