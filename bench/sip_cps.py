@@ -7,8 +7,8 @@ between it and the clean rate below (to the nearest 10/s), after a pause that le
 retransmissions die down.  centralita routes the calls through its dialplan
 (``Dial(SIP/uas/${EXTEN})`` over a trunk, SDP passed through as sippy does: ``sip.direct_media``) with CDRs
 off, then on, on the ``sip-only`` board profile: what is measured is signalling, as for sippy, and the simulated
-default board's chip models would add ~5 % of a core that a real board does not pay; sippy's ``b2bua_simple`` (PyPI ``sippy``)
-forwards them to the same SIPp uas; as it sometimes forwards the 180 after the 200, which SIPp's uac
+default board's chip models would add ~5 % of a core that a real board does not pay; sippy's ``b2bua_simple``
+(PyPI ``sippy``) forwards them to the same SIPp uas; as it sometimes forwards the 180 after the 200, which SIPp's uac
 counts as a failed call, its calls run with that check off (``-default_behaviors all,-abortunexp``), ours
 with it on.  Also: REGISTERs per second with digest authentication, and the memory
 of 1,000 concurrent calls (2,000 dialogs) held open.
