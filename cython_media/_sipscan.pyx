@@ -1,0 +1,164 @@
+# cython: language_level=3
+"""SIP message framing, the common case: a received datagram split into start line, header lines and body
+offset, the header lines indexed by key, in one pass over the octets.
+
+Same API and results as the pure twin ``_sipscan_py.py`` (its docstring says which form is handled; anything
+else gives ``None`` and the caller's careful path).  The twin decodes the header block, splits it at CRLF,
+counts CRs and LFs and partitions each line, making a tuple and strings per line; this walks the octets with
+``memchr`` and makes only the strings the message keeps (each line, each value) and each name to look up.
+"""
+
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.dict cimport PyDict_GetItemWithError, PyDict_SetItem
+from cpython.list cimport PyList_Append
+from cpython.object cimport PyObject
+from cpython.tuple cimport PyTuple_GET_SIZE
+from libc.string cimport memchr, memcpy
+
+__all__ = ["index_header_lines", "scan_datagram"]
+
+
+cdef extern from "Python.h":
+    str PyUnicode_New(Py_ssize_t size, Py_UCS4 maxchar)
+    void *PyUnicode_DATA(object text)
+    str PyUnicode_DecodeUTF8(const char *data, Py_ssize_t size, const char *errors)
+
+
+cdef inline bint _is_ascii(const char *data, Py_ssize_t size) noexcept:
+    cdef unsigned char high = 0
+    cdef Py_ssize_t i
+    for i in range(size):
+        high |= <unsigned char>data[i]
+    return high < 0x80
+
+
+cdef inline str _text(const char *data, Py_ssize_t size, bint ascii):
+    """The octets as text: copied when ASCII, else decoded as the careful path does."""
+    cdef str text
+    if ascii:
+        text = PyUnicode_New(size, 127)
+        memcpy(PyUnicode_DATA(text), data, size)
+        return text
+    return PyUnicode_DecodeUTF8(data, size, "surrogateescape")
+
+
+cdef inline object _key(object info):
+    if type(info) is tuple and PyTuple_GET_SIZE(info) >= 1:
+        return (<tuple>info)[0]
+    return info[0]
+
+
+cdef inline bint _add(dict index, object info, str value) except -1:
+    cdef object key = _key(info)
+    cdef PyObject *values = PyDict_GetItemWithError(index, key)
+    if values == NULL:
+        PyDict_SetItem(index, key, [value])
+    else:
+        PyList_Append(<object>values, value)
+    return 0
+
+
+cdef inline PyObject *_info(dict known, dict unknown, str name) except? NULL:
+    """``known[name]`` or ``unknown[name]``, NULL when neither has it (as ``dict.get`` gives ``None``)."""
+    cdef PyObject *info = PyDict_GetItemWithError(known, name)
+    if info == NULL or <object>info is None:
+        info = PyDict_GetItemWithError(unknown, name)
+        if info != NULL and <object>info is None:
+            info = NULL
+    return info
+
+
+def index_header_lines(list header_lines, dict known, dict unknown):
+    """The values of ``header_lines`` (unfolded, without the start line) by header key, each stripped of
+    SP and HTAB, in order; ``None`` when a line is not ``name: value`` with a name in ``known`` or
+    ``unknown``."""
+    cdef dict index = {}
+    cdef PyObject *info
+    cdef Py_ssize_t position, size, start, stop
+    cdef Py_UCS4 c
+    cdef str text
+    for line in header_lines:
+        text = <str?>line
+        size = len(text)
+        position = text.find(": ")
+        if position < 0:
+            return None
+        info = _info(known, unknown, text[:position])
+        if info == NULL:
+            return None
+        start = position + 2
+        stop = size
+        while start < stop:
+            c = text[start]
+            if c != " " and c != "\t":
+                break
+            start += 1
+        while stop > start:
+            c = text[stop - 1]
+            if c != " " and c != "\t":
+                break
+            stop -= 1
+        _add(index, <object>info, text[start:stop])
+    return index
+
+
+def scan_datagram(dict known, dict unknown, Py_ssize_t max_headers, Py_ssize_t max_head, data):
+    """``(start line, header lines, index, body offset)`` of ``data``, or ``None`` when it is not of the
+    common form, when its header block (without the empty line) is longer than ``max_head`` octets or
+    when it has more than ``max_headers`` header lines."""
+    if type(data) is not bytes:
+        return None
+    cdef const char *base = PyBytes_AS_STRING(data)
+    cdef const char *end = base + PyBytes_GET_SIZE(data)
+    cdef const char *line = base
+    cdef const char *cr
+    cdef const char *colon
+    cdef const char *value
+    cdef const char *value_end
+    cdef Py_ssize_t lines = 0
+    cdef bint ascii
+    cdef str first = None
+    cdef str text
+    cdef list header_lines = []
+    cdef dict index = {}
+    cdef PyObject *info
+    while True:
+        cr = <const char *>memchr(line, b"\r", end - line)
+        if cr == NULL or cr + 1 >= end or cr[1] != b"\n":
+            return None  # no empty line, or a bare CR
+        if memchr(line, b"\n", cr - line) != NULL:
+            return None  # a bare LF
+        if cr == line:
+            break
+        if cr - base > max_head or lines > max_headers:
+            return None
+        ascii = _is_ascii(line, cr - line)
+        text = _text(line, cr - line, ascii)
+        if lines == 0:
+            first = text
+        else:
+            # The first ": " ends the name, as str.partition(": ") finds it.
+            colon = line
+            while True:
+                colon = <const char *>memchr(colon, b":", cr - colon)
+                if colon == NULL:
+                    return None
+                if colon + 1 < cr and colon[1] == b" ":
+                    break
+                colon += 1
+            info = _info(known, unknown, _text(line, colon - line, ascii))
+            if info == NULL:
+                return None
+            value = colon + 2
+            value_end = cr
+            while value < value_end and (value[0] == b" " or value[0] == b"\t"):
+                value += 1
+            while value_end > value and ((value_end - 1)[0] == b" " or (value_end - 1)[0] == b"\t"):
+                value_end -= 1
+            _add(index, <object>info, _text(value, value_end - value, ascii))
+            header_lines.append(text)
+        lines += 1
+        line = cr + 2
+    if lines == 0:
+        return None  # a leading CRLF
+    return first, header_lines, index, cr + 2 - base

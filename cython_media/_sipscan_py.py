@@ -1,0 +1,69 @@
+"""SIP message framing, the common case (pure-Python twin of ``_sipscan.pyx``).
+
+A received datagram is split into its start line, its header lines and the offset of its body, and the
+header lines are indexed by header key; the message layer (``core.sip.message``) builds the message from
+that.  Only the form nearly every peer sends is handled here: no leading CRLF, every line ended by CRLF (no
+bare CR or LF), a header block ended by an empty line, each header line written ``name: value`` with a
+name the caller knows.  Anything else gives ``None``, and the caller parses the datagram with its
+careful path, which accepts the other legal forms (folding, bare LF, unknown names, ...) and reports
+what is malformed (RFC 3261 §7.3.1, §7.5, §18.3; RFC 4475).
+
+The caller passes what to know a header name by: ``known`` and ``unknown`` map a name as written to
+``(key, canonical name)``; a name found in neither gives ``None``.  Both twins give equal results.
+"""
+
+from __future__ import annotations
+
+HeaderIndex = dict[str, list[str]]
+NameInfo = dict[str, tuple[str, str]]
+Scanned = tuple[str, list[str], HeaderIndex, int]
+
+
+def index_header_lines(header_lines: list[str], known: NameInfo, unknown: NameInfo) -> HeaderIndex | None:
+    """The values of ``header_lines`` (unfolded, without the start line) by header key, each stripped of
+    SP and HTAB, in order; ``None`` when a line is not ``name: value`` with a name in ``known`` or
+    ``unknown``."""
+    index: HeaderIndex = {}
+    info_of = known.get
+    for line in header_lines:
+        # Split at ": ", as nearly every line is written: the value then needs no new string to lose its
+        # leading space. A name that ends elsewhere (no space, or a colon before the ": ") is no known
+        # name, and the caller's careful path handles the line.
+        name, colon, value = line.partition(": ")
+        info = info_of(name)
+        if info is None or not colon:
+            info = unknown.get(name) if colon else None
+            if info is None:
+                return None
+        value = value.strip(" \t")
+        values = index.get(info[0])
+        if values is None:
+            index[info[0]] = [value]
+        else:
+            values.append(value)
+    return index
+
+
+def scan_datagram(
+    known: NameInfo, unknown: NameInfo, max_headers: int, max_head: int, data: bytes
+) -> Scanned | None:
+    """``(start line, header lines, index, body offset)`` of ``data``, or ``None`` when it is not of the
+    common form (see the module's docstring), when its header block (without the empty line) is longer
+    than ``max_head`` octets or when it has more than ``max_headers`` header lines.
+
+    Octets that are not UTF-8 are decoded with ``surrogateescape``, as the careful path does."""
+    if type(data) is not bytes:
+        return None
+    head_end = data.find(b"\r\n\r\n")
+    if head_end <= 0 or head_end > max_head:
+        return None
+    head = data[:head_end].decode("utf-8", "surrogateescape")
+    lines = head.split("\r\n")
+    crlf = len(lines) - 1
+    if crlf > max_headers or not lines[0] or head.count("\n") != crlf or head.count("\r") != crlf:
+        return None  # too many lines, a leading CRLF, a bare CR or LF
+    header_lines = lines[1:]
+    index = index_header_lines(header_lines, known, unknown)
+    if index is None:
+        return None
+    return lines[0], header_lines, index, head_end + 4
