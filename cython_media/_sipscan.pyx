@@ -1,19 +1,22 @@
 # cython: language_level=3
-"""SIP message framing, the common case: a received datagram split into start line, header lines and body
-offset, the header lines indexed by key, in one pass over the octets.
+"""SIP message framing, the common case: a received datagram split into start line (method and Request-URI,
+or status code and reason phrase), header lines and body offset, the header lines indexed by key, in one
+pass over the octets.
 
 Same API and results as the pure twin ``_sipscan_py.py`` (its docstring says which form is handled; anything
 else gives ``None`` and the caller's careful path).  The twin decodes the header block, splits it at CRLF,
 counts CRs and LFs and partitions each line, making a tuple and strings per line; this walks the octets with
-``memchr`` and makes only the strings the message keeps (each line, each value) and each name to look up.
+``memchr`` and makes only the strings the message keeps (the start line's parts, each line, each value) and
+each name to look up.
 """
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.dict cimport PyDict_GetItemWithError, PyDict_SetItem
 from cpython.list cimport PyList_Append
 from cpython.object cimport PyObject
+from cpython.set cimport PySet_Contains
 from cpython.tuple cimport PyTuple_GET_SIZE
-from libc.string cimport memchr, memcpy
+from libc.string cimport memchr, memcmp, memcpy
 
 __all__ = ["index_header_lines", "scan_datagram"]
 
@@ -102,10 +105,15 @@ def index_header_lines(list header_lines, dict known, dict unknown):
     return index
 
 
-def scan_datagram(dict known, dict unknown, Py_ssize_t max_headers, Py_ssize_t max_head, data):
-    """``(start line, header lines, index, body offset)`` of ``data``, or ``None`` when it is not of the
-    common form, when its header block (without the empty line) is longer than ``max_head`` octets or
-    when it has more than ``max_headers`` header lines."""
+cdef inline bint _is_digit(char octet) noexcept:
+    return b"0" <= octet <= b"9"
+
+
+def scan_datagram(dict known, dict unknown, methods, Py_ssize_t max_headers, Py_ssize_t max_head, data):
+    """``(method, Request-URI, 0, header lines, index, body offset)`` of a request in ``data``,
+    ``(None, reason phrase, status code, header lines, index, body offset)`` of a response, or ``None``
+    when ``data`` is not of the usual form, when its header block (without the empty line) is longer than
+    ``max_head`` octets or when it has more than ``max_headers`` header lines."""
     if type(data) is not bytes:
         return None
     cdef const char *base = PyBytes_AS_STRING(data)
@@ -115,10 +123,13 @@ def scan_datagram(dict known, dict unknown, Py_ssize_t max_headers, Py_ssize_t m
     cdef const char *colon
     cdef const char *value
     cdef const char *value_end
+    cdef const char *space
+    cdef const char *second_space
     cdef Py_ssize_t lines = 0
     cdef bint ascii
-    cdef str first = None
-    cdef str text
+    cdef object method = None
+    cdef str text = None
+    cdef int status = 0
     cdef list header_lines = []
     cdef dict index = {}
     cdef PyObject *info
@@ -133,9 +144,37 @@ def scan_datagram(dict known, dict unknown, Py_ssize_t max_headers, Py_ssize_t m
         if cr - base > max_head or lines > max_headers:
             return None
         ascii = _is_ascii(line, cr - line)
-        text = _text(line, cr - line, ascii)
         if lines == 0:
-            first = text
+            if cr - line >= 8 and memcmp(line, b"SIP/2.0 ", 8) == 0:
+                # "SIP/2.0 NNN", NNN from 100 to 699, then the end or SP and the reason phrase (may be empty).
+                value = line + 8
+                if not (
+                    cr - value >= 3
+                    and b"1" <= value[0] <= b"6"
+                    and _is_digit(value[1])
+                    and _is_digit(value[2])
+                    and (cr - value == 3 or value[3] == b" ")
+                ):
+                    return None
+                status = (value[0] - 48) * 100 + (value[1] - 48) * 10 + (value[2] - 48)
+                text = _text(value + 4, cr - value - 4, ascii) if cr - value > 3 else ""
+            else:
+                # "METHOD SP Request-URI SP SIP/2.0": exactly two SPs, a method the caller names, a URI.
+                space = <const char *>memchr(line, b" ", cr - line)
+                if space == NULL:
+                    return None
+                second_space = <const char *>memchr(space + 1, b" ", cr - space - 1)
+                if (
+                    second_space == NULL
+                    or second_space == space + 1
+                    or cr - second_space != 8
+                    or memcmp(second_space + 1, b"SIP/2.0", 7) != 0
+                ):
+                    return None
+                method = _text(line, space - line, ascii)
+                if not PySet_Contains(methods, method):
+                    return None
+                text = _text(space + 1, second_space - space - 1, ascii)
         else:
             # The first ": " ends the name, as str.partition(": ") finds it.
             colon = line
@@ -156,9 +195,9 @@ def scan_datagram(dict known, dict unknown, Py_ssize_t max_headers, Py_ssize_t m
             while value_end > value and ((value_end - 1)[0] == b" " or (value_end - 1)[0] == b"\t"):
                 value_end -= 1
             _add(index, <object>info, _text(value, value_end - value, ascii))
-            header_lines.append(text)
+            header_lines.append(_text(line, cr - line, ascii))
         lines += 1
         line = cr + 2
     if lines == 0:
         return None  # a leading CRLF
-    return first, header_lines, index, cr + 2 - base
+    return method, text, status, header_lines, index, cr + 2 - base

@@ -1,12 +1,14 @@
 """SIP message framing, the common case (pure-Python twin of ``_sipscan.pyx``).
 
-A received datagram is split into its start line, its header lines and the offset of its body, and the
-header lines are indexed by header key; the message layer (``core.sip.message``) builds the message from
-that.  Only the form nearly every peer sends is handled here: no leading CRLF, every line ended by CRLF (no
-bare CR or LF), a header block ended by an empty line, each header line written ``name: value`` with a
-name the caller knows.  Anything else gives ``None``, and the caller parses the datagram with its
-careful path, which accepts the other legal forms (folding, bare LF, unknown names, ...) and reports
-what is malformed (RFC 3261 §7.3.1, §7.5, §18.3; RFC 4475).
+A received datagram is split into its start line (method and Request-URI, or status code and reason
+phrase), its header lines and the offset of its body, and the header lines are indexed by header key; the
+message layer (``core.sip.message``) builds the message from that.  Only the form nearly every peer sends
+is handled here: no leading CRLF, every line ended by CRLF (no bare CR or LF), a header block ended by an
+empty line, a start line ``METHOD SP Request-URI SP SIP/2.0`` with a method the caller names or
+``SIP/2.0 SP 1xx-6xx [SP reason]``, each header line written ``name: value`` with a name the caller
+knows.  Anything else gives ``None``, and the caller parses the datagram with its careful path, which
+accepts the other legal forms (folding, bare LF, unknown names, extension methods, ...) and reports what
+is malformed (RFC 3261 §7.1, §7.2, §7.3.1, §7.5, §18.3; RFC 4475).
 
 The caller passes what to know a header name by: ``known`` and ``unknown`` map a name as written to
 ``(key, canonical name)``; a name found in neither gives ``None``.  Both twins give equal results.
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 HeaderIndex = dict[str, list[str]]
 NameInfo = dict[str, tuple[str, str]]
-Scanned = tuple[str, list[str], HeaderIndex, int]
+Scanned = tuple[str | None, str, int, list[str], HeaderIndex, int]
 
 
 def index_header_lines(header_lines: list[str], known: NameInfo, unknown: NameInfo) -> HeaderIndex | None:
@@ -45,11 +47,12 @@ def index_header_lines(header_lines: list[str], known: NameInfo, unknown: NameIn
 
 
 def scan_datagram(
-    known: NameInfo, unknown: NameInfo, max_headers: int, max_head: int, data: bytes
+    known: NameInfo, unknown: NameInfo, methods: frozenset[str], max_headers: int, max_head: int, data: bytes
 ) -> Scanned | None:
-    """``(start line, header lines, index, body offset)`` of ``data``, or ``None`` when it is not of the
-    common form (see the module's docstring), when its header block (without the empty line) is longer
-    than ``max_head`` octets or when it has more than ``max_headers`` header lines.
+    """``(method, Request-URI, 0, header lines, index, body offset)`` of a request in ``data``,
+    ``(None, reason phrase, status code, header lines, index, body offset)`` of a response, or ``None``
+    when ``data`` is not of the usual form (see the module's docstring), when its header block (without
+    the empty line) is longer than ``max_head`` octets or when it has more than ``max_headers`` header lines.
 
     Octets that are not UTF-8 are decoded with ``surrogateescape``, as the careful path does."""
     if type(data) is not bytes:
@@ -62,8 +65,26 @@ def scan_datagram(
     crlf = len(lines) - 1
     if crlf > max_headers or not lines[0] or head.count("\n") != crlf or head.count("\r") != crlf:
         return None  # too many lines, a leading CRLF, a bare CR or LF
+    first = lines[0]
+    if first[:4].upper() == "SIP/":
+        parts = first.split(" ", 2)
+        code = parts[1] if len(parts) > 1 else ""
+        if not (
+            parts[0] == "SIP/2.0" and len(code) == 3 and code.isdigit() and code.isascii() and "1" <= code[0] <= "6"
+        ):
+            return None
+        method = None
+        text = parts[2] if len(parts) == 3 else ""
+        status = int(code)
+    else:
+        parts = first.split(" ")
+        if not (len(parts) == 3 and parts[2] == "SIP/2.0" and parts[0] in methods and parts[1]):
+            return None
+        method = parts[0]
+        text = parts[1]
+        status = 0
     header_lines = lines[1:]
     index = index_header_lines(header_lines, known, unknown)
     if index is None:
         return None
-    return lines[0], header_lines, index, head_end + 4
+    return method, text, status, header_lines, index, head_end + 4

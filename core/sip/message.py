@@ -581,8 +581,9 @@ def parse_message(data: bytes, *, max_size: int = MAX_MESSAGE_SIZE) -> SipReques
         raise SipParseError("Message Too Large")
     scanned = _scan_datagram(data)
     if scanned is not None:
-        first, header_lines, index, body_start = scanned
-        message = _with_start_line(first, Headers._from_lines(header_lines, index))
+        method, text, status, header_lines, index, body_start = scanned
+        headers = Headers._from_lines(header_lines, index)
+        message = SipRequest(method, text, headers) if method is not None else SipResponse(status, text, headers)
     else:
         message, body_start = _parse_unusual(data)
     message.wire_size = size

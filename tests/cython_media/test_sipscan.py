@@ -16,7 +16,7 @@ from types import ModuleType
 import pytest
 
 from core.sip import message as message_module
-from core.sip.headers import _NAME_INFO
+from core.sip.headers import _NAME_INFO, RFC_METHODS
 from core.sip.message import MAX_HEADER_LENGTH, MAX_HEADERS, SipParseError, parse_message
 from cython_media import _sipscan_py, sipscan
 from tests.sip.messages import load, names
@@ -35,6 +35,19 @@ UNKNOWN = {"X-Custom": ("x-custom", "X-Custom"), "P-Charging-Vector": ("p-chargi
 SPECIAL = [b"\r\n", b"\r", b"\n", b" ", b"\t", b":", b": ", b";", b",", b"<", b">", b'"', b"\x00", b"\x7f",
            b"\x80", b"\xff", b"\xc3", b"\xc3\xa9", b"\xe2\x82", b"\r\n ", b"\r\n\t", b"\r\n\r\n", b"Via: ",
            b"X-Custom: ", b"x-custom: ", b"Unknown-Name: ", b"v: ", b"V: "]  # fmt: skip
+
+
+START_LINES = [
+    b"INVITE sip:a@b SIP/2.0", b"OPTIONS sip:a@b SIP/2.0", b"REGISTER sip:b SIP/2.0", b"FOO sip:a@b SIP/2.0",
+    b"invite sip:a@b SIP/2.0", b"INVITE  sip:a@b SIP/2.0", b"INVITE sip:a@b  SIP/2.0", b"INVITE sip:a@b SIP/2.0 ",
+    b"INVITE sip:a@b SIP/2.1", b"INVITE sip:a@b sip/2.0", b"INVITE sip:a@b", b"INVITE", b"INVITE\tsip:a@b\tSIP/2.0",
+    b" INVITE sip:a@b SIP/2.0", b"INVITE sip:caf\xc3\xa9@b SIP/2.0", b"INVITE sip:\xff@b SIP/2.0",
+    b"INVITE sip:a b SIP/2.0", b"SIP/2.0 200 OK", b"SIP/2.0 200", b"SIP/2.0 200 ", b"SIP/2.0 200  OK  ",
+    b"SIP/2.0 100 Trying", b"SIP/2.0 699 x", b"SIP/2.0 700 x", b"SIP/2.0 099 x", b"SIP/2.0 20 x", b"SIP/2.0 2000 x",
+    b"SIP/2.0 20x OK", b"SIP/2.0 200OK", b"SIP/2.0  200 OK", b"sip/2.0 200 OK", b"SIP/2.1 200 OK", b"SIP/2.0",
+    b"SIP/2.0 ", b"SIP/2.0 180 R\xc3\xa9ponse \xff", b"SIP/2.0 \xd9\xa200 OK", b"\xc5\xbfIP/2.0 200 OK",
+    b"SIP/20 200 OK", b"SIP/2.0 200\tOK",
+]  # fmt: skip
 
 
 def _variants(data: bytes, generator: random.Random, count: int) -> list[bytes]:
@@ -93,6 +106,7 @@ def _edited(data: bytes) -> list[bytes]:
         head + b"\r\nSubject: " + b"x" * (MAX_HEADER_LENGTH - len(head) - 11) + b"\r\n\r\n",
         head + b"\r\nSubject: " + b"x" * (MAX_HEADER_LENGTH - len(head) - 10) + b"\r\n\r\n",
         head + b"\r\nSubject: " + b"\xc3\xa9" * (MAX_HEADER_LENGTH // 2) + b"\r\n\r\n",
+        *(line + b"\r\n" + rest + b"\r\n\r\n" + body for line in START_LINES),
     ]
 
 
@@ -110,7 +124,7 @@ MESSAGES = _messages()
 
 
 def _scan(impl: ModuleType, data: bytes) -> object:
-    return impl.scan_datagram(_NAME_INFO, dict(UNKNOWN), MAX_HEADERS, MAX_HEADER_LENGTH, data)
+    return impl.scan_datagram(_NAME_INFO, dict(UNKNOWN), RFC_METHODS, MAX_HEADERS, MAX_HEADER_LENGTH, data)
 
 
 def test_compiled_build_is_present_unless_pure_mode_is_forced() -> None:
@@ -133,7 +147,7 @@ def test_compiled_and_pure_scans_are_equal() -> None:
         expected = _scan(_sipscan_py, data)
         assert _scan(_compiled, data) == expected, data
         if expected is not None:
-            assert [type(text) for text in expected[1]] == [str] * len(expected[1])  # type: ignore[index]
+            assert [type(text) for text in expected[3]] == [str] * len(expected[3])  # type: ignore[index]
 
 
 @pytest.mark.skipif(_compiled is None, reason="cython_media._sipscan not built (CENTRALITA_NO_EXTENSIONS)")
@@ -147,8 +161,8 @@ def test_compiled_and_pure_line_indexes_are_equal() -> None:
 
 @pytest.mark.parametrize("impl", IMPLEMENTATIONS, ids=lambda m: "compiled" if m is _compiled else "pure")
 def test_usual_forms_are_scanned_and_the_others_left_to_the_careful_parser(impl: ModuleType) -> None:
-    first, header_lines, index, body_start = _scan(impl, SIPP_INVITE)  # type: ignore[misc]
-    assert first == "INVITE sip:service@127.0.0.1:5080 SIP/2.0"
+    method, uri, status, header_lines, index, body_start = _scan(impl, SIPP_INVITE)  # type: ignore[misc]
+    assert (method, uri, status) == ("INVITE", "sip:service@127.0.0.1:5080", 0)
     assert header_lines[0].startswith("Via: SIP/2.0/UDP 127.0.0.1:5081;branch=")
     assert index["call-id"] == ["1-3794@127.0.0.1"] and header_lines[3] == "Call-ID: 1-3794@127.0.0.1"
     assert SIPP_INVITE[body_start:].startswith(b"v=0\r\n")
@@ -172,7 +186,8 @@ def _outcome(data: bytes) -> object:
 
 
 def test_a_scanned_message_is_what_the_careful_parser_makes(monkeypatch: pytest.MonkeyPatch) -> None:
-    scanned = [data for data in MESSAGES if sipscan.scan_datagram(_NAME_INFO, {}, MAX_HEADERS, MAX_HEADER_LENGTH, data)]
+    limits = (MAX_HEADERS, MAX_HEADER_LENGTH)
+    scanned = [data for data in MESSAGES if sipscan.scan_datagram(_NAME_INFO, {}, RFC_METHODS, *limits, data)]
     fast = [_outcome(data) for data in scanned]
     monkeypatch.setattr(message_module, "_scan_datagram", lambda data: None)
     assert [_outcome(data) for data in scanned] == fast
