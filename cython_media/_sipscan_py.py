@@ -10,8 +10,10 @@ knows.  Anything else gives ``None``, and the caller parses the datagram with it
 accepts the other legal forms (folding, bare LF, unknown names, extension methods, ...) and reports what
 is malformed (RFC 3261 §7.1, §7.2, §7.3.1, §7.5, §18.3; RFC 4475).
 
-The caller passes what to know a header name by: ``known`` and ``unknown`` map a name as written to
-``(key, canonical name)``; a name found in neither gives ``None``.  Both twins give equal results.
+The caller makes a :class:`DatagramScanner` with what to know a header name by: ``known`` and ``unknown``
+map a name as written to ``(key, canonical name)``; a name found in neither gives ``None``.  ``known`` is
+read when the scanner is made (the compiled twin puts it in a table of its own) and must not change
+afterwards; ``unknown`` may grow.  Both twins give equal results.
 """
 
 from __future__ import annotations
@@ -46,45 +48,59 @@ def index_header_lines(header_lines: list[str], known: NameInfo, unknown: NameIn
     return index
 
 
-def scan_datagram(
-    known: NameInfo, unknown: NameInfo, methods: frozenset[str], max_headers: int, max_head: int, data: bytes
-) -> Scanned | None:
-    """``(method, Request-URI, 0, header lines, index, body offset)`` of a request in ``data``,
-    ``(None, reason phrase, status code, header lines, index, body offset)`` of a response, or ``None``
-    when ``data`` is not of the usual form (see the module's docstring), when its header block (without
-    the empty line) is longer than ``max_head`` octets or when it has more than ``max_headers`` header lines.
+class DatagramScanner:
+    """Frames received datagrams for a message layer that knows header names by ``known`` (read once, by the
+    compiled twin) and ``unknown`` (read on every miss) and the methods ``methods``; see :meth:`scan`."""
 
-    Octets that are not UTF-8 are decoded with ``surrogateescape``, as the careful path does."""
-    if type(data) is not bytes:
-        return None
-    head_end = data.find(b"\r\n\r\n")
-    if head_end <= 0 or head_end > max_head:
-        return None
-    head = data[:head_end].decode("utf-8", "surrogateescape")
-    lines = head.split("\r\n")
-    crlf = len(lines) - 1
-    if crlf > max_headers or not lines[0] or head.count("\n") != crlf or head.count("\r") != crlf:
-        return None  # too many lines, a leading CRLF, a bare CR or LF
-    first = lines[0]
-    if first[:4].upper() == "SIP/":
-        parts = first.split(" ", 2)
-        code = parts[1] if len(parts) > 1 else ""
-        if not (
-            parts[0] == "SIP/2.0" and len(code) == 3 and code.isdigit() and code.isascii() and "1" <= code[0] <= "6"
-        ):
+    __slots__ = ("_known", "_unknown", "_methods", "_max_headers", "_max_head")
+
+    def __init__(
+        self, known: NameInfo, unknown: NameInfo, methods: frozenset[str], max_headers: int, max_head: int
+    ) -> None:
+        self._known = known
+        self._unknown = unknown
+        self._methods = methods
+        self._max_headers = max_headers
+        self._max_head = max_head
+
+    def scan(self, data: bytes) -> Scanned | None:
+        """``(method, Request-URI, 0, header lines, index, body offset)`` of a request in ``data``,
+        ``(None, reason phrase, status code, header lines, index, body offset)`` of a response, or ``None``
+        when ``data`` is not of the usual form (see the module's docstring), when its header block (without
+        the empty line) is longer than ``max_head`` octets or when it has more than ``max_headers`` header
+        lines.
+
+        Octets that are not UTF-8 are decoded with ``surrogateescape``, as the careful path does."""
+        if type(data) is not bytes:
             return None
-        method = None
-        text = parts[2] if len(parts) == 3 else ""
-        status = int(code)
-    else:
-        parts = first.split(" ")
-        if not (len(parts) == 3 and parts[2] == "SIP/2.0" and parts[0] in methods and parts[1]):
+        head_end = data.find(b"\r\n\r\n")
+        if head_end <= 0 or head_end > self._max_head:
             return None
-        method = parts[0]
-        text = parts[1]
-        status = 0
-    header_lines = lines[1:]
-    index = index_header_lines(header_lines, known, unknown)
-    if index is None:
-        return None
-    return method, text, status, header_lines, index, head_end + 4
+        head = data[:head_end].decode("utf-8", "surrogateescape")
+        lines = head.split("\r\n")
+        crlf = len(lines) - 1
+        if crlf > self._max_headers or not lines[0] or head.count("\n") != crlf or head.count("\r") != crlf:
+            return None  # too many lines, a leading CRLF, a bare CR or LF
+        first = lines[0]
+        if first[:4].upper() == "SIP/":
+            parts = first.split(" ", 2)
+            code = parts[1] if len(parts) > 1 else ""
+            if not (
+                parts[0] == "SIP/2.0" and len(code) == 3 and code.isdigit() and code.isascii() and "1" <= code[0] <= "6"
+            ):
+                return None
+            method = None
+            text = parts[2] if len(parts) == 3 else ""
+            status = int(code)
+        else:
+            parts = first.split(" ")
+            if not (len(parts) == 3 and parts[2] == "SIP/2.0" and parts[0] in self._methods and parts[1]):
+                return None
+            method = parts[0]
+            text = parts[1]
+            status = 0
+        header_lines = lines[1:]
+        index = index_header_lines(header_lines, self._known, self._unknown)
+        if index is None:
+            return None
+        return method, text, status, header_lines, index, head_end + 4

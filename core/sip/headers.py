@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 from core.sip.uri import (
@@ -26,7 +25,7 @@ from core.sip.uri import (
     remember,
     split_params,
 )
-from cython_media.sipscan import Scanned, index_header_lines, scan_datagram
+from cython_media.sipscan import DatagramScanner, Scanned, index_header_lines
 
 # (lower-case long name, canonical spelling) of the header fields this stack knows by name.
 _KNOWN_NAMES = (
@@ -755,7 +754,7 @@ def datagram_scanner(max_headers: int, max_head: int) -> Callable[[bytes], Scann
     ``name: value`` lines with names this module knows, at most ``max_headers`` lines and ``max_head``
     octets before the empty line), else ``None``: a compiled scanner (:mod:`cython_media.sipscan`) made for
     this module's header names."""
-    return partial(scan_datagram, _NAME_INFO, _UNKNOWN_NAMES, RFC_METHODS, max_headers, max_head)
+    return DatagramScanner(_NAME_INFO, _UNKNOWN_NAMES, RFC_METHODS, max_headers, max_head).scan
 
 
 def _parse_header_lines_checked(lines: list[str], max_line: int) -> Headers:

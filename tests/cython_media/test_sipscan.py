@@ -123,17 +123,21 @@ def _messages() -> list[bytes]:
 MESSAGES = _messages()
 
 
+SCANNERS = {impl: impl.DatagramScanner(_NAME_INFO, UNKNOWN, RFC_METHODS, MAX_HEADERS, MAX_HEADER_LENGTH)
+            for impl in IMPLEMENTATIONS}  # fmt: skip
+
+
 def _scan(impl: ModuleType, data: bytes) -> object:
-    return impl.scan_datagram(_NAME_INFO, dict(UNKNOWN), RFC_METHODS, MAX_HEADERS, MAX_HEADER_LENGTH, data)
+    return SCANNERS[impl].scan(data)
 
 
 def test_compiled_build_is_present_unless_pure_mode_is_forced() -> None:
     # CI builds the extension; a silently missing .so would make the comparisons below compare the twin with itself.
     if os.environ.get("CENTRALITA_NO_EXTENSIONS"):
-        assert sipscan.ACCELERATED is False and sipscan.scan_datagram is _sipscan_py.scan_datagram
+        assert sipscan.ACCELERATED is False and sipscan.DatagramScanner is _sipscan_py.DatagramScanner
     else:
         assert _compiled is not None, "cython_media._sipscan was not built"
-        assert sipscan.ACCELERATED is True and sipscan.scan_datagram is _compiled.scan_datagram
+        assert sipscan.ACCELERATED is True and sipscan.DatagramScanner is _compiled.DatagramScanner
 
 
 def test_the_variants_fall_on_both_sides_of_the_boundary() -> None:
@@ -148,6 +152,24 @@ def test_compiled_and_pure_scans_are_equal() -> None:
         assert _scan(_compiled, data) == expected, data
         if expected is not None:
             assert [type(text) for text in expected[3]] == [str] * len(expected[3])  # type: ignore[index]
+
+
+@pytest.mark.skipif(_compiled is None, reason="cython_media._sipscan not built (CENTRALITA_NO_EXTENSIONS)")
+def test_names_outside_the_compiled_table_are_found_in_the_dicts() -> None:
+    # A small table, names it cannot hold (not ASCII, not str, no tuple), and names learned after it was made.
+    known: dict[object, object] = {"Via": ("via", "Via"), "Subj\u00e9ct": ("subject", "Subject"), 1: ("x", "X"),
+                                   "To": ["to", "To"], "From": None, "Call-ID": ("call-id", "Call-ID")}  # fmt: skip
+    unknown: dict[str, tuple[str, str]] = {}
+    scanners = [impl.DatagramScanner(known, unknown, RFC_METHODS, MAX_HEADERS, MAX_HEADER_LENGTH)
+                for impl in (_sipscan_py, _compiled)]  # fmt: skip
+    head = b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nCall-ID: c1\r\n"
+    for extra in (b"", b"Subj\xc3\xa9ct: s\r\n", b"To: <sip:a@b>\r\n", b"From: <sip:a@b>\r\n", b"X-Later: 1\r\n"):
+        data = head + extra + b"\r\n"
+        assert scanners[0].scan(data) == scanners[1].scan(data), data
+    assert scanners[1].scan(head + b"X-Later: 1\r\n\r\n") is None
+    unknown["X-Later"] = ("x-later", "X-Later")
+    assert scanners[1].scan(head + b"X-Later: 1\r\n\r\n") == scanners[0].scan(head + b"X-Later: 1\r\n\r\n")
+    assert scanners[1].scan(head + b"X-Later: 1\r\n\r\n") is not None
 
 
 @pytest.mark.skipif(_compiled is None, reason="cython_media._sipscan not built (CENTRALITA_NO_EXTENSIONS)")
@@ -186,8 +208,8 @@ def _outcome(data: bytes) -> object:
 
 
 def test_a_scanned_message_is_what_the_careful_parser_makes(monkeypatch: pytest.MonkeyPatch) -> None:
-    limits = (MAX_HEADERS, MAX_HEADER_LENGTH)
-    scanned = [data for data in MESSAGES if sipscan.scan_datagram(_NAME_INFO, {}, RFC_METHODS, *limits, data)]
+    scanner = sipscan.DatagramScanner(_NAME_INFO, {}, RFC_METHODS, MAX_HEADERS, MAX_HEADER_LENGTH)
+    scanned = [data for data in MESSAGES if scanner.scan(data)]
     fast = [_outcome(data) for data in scanned]
     monkeypatch.setattr(message_module, "_scan_datagram", lambda data: None)
     assert [_outcome(data) for data in scanned] == fast
