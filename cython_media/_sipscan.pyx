@@ -11,7 +11,7 @@ header name is looked up as octets in a table of the ``known`` names made with t
 FNV-1a), so that the usual names need no string of their own; any other name is looked up in the dicts.
 """
 
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.dict cimport PyDict_GetItemWithError, PyDict_SetItem
 from cpython.list cimport PyList_Append
 from cpython.object cimport PyObject
@@ -118,6 +118,33 @@ cdef inline bint _is_digit(char octet) noexcept:
     return b"0" <= octet <= b"9"
 
 
+cdef object _body(bytes data, Py_ssize_t body_start, dict index):
+    """The body as the twin frames it: the rest without Content-Length, its first Content-Length octets with
+    one plain Content-Length the datagram holds, else None."""
+    cdef Py_ssize_t available = PyBytes_GET_SIZE(data) - body_start
+    cdef PyObject *lengths = PyDict_GetItemWithError(index, "content-length")
+    cdef str text
+    cdef Py_ssize_t size, i
+    cdef long long length = 0
+    cdef Py_UCS4 digit
+    if lengths == NULL:
+        return PyBytes_FromStringAndSize(PyBytes_AS_STRING(data) + body_start, available)
+    if len(<list>lengths) != 1:
+        return None
+    text = <str>(<list>lengths)[0]
+    size = len(text)
+    if size == 0 or size > 10:
+        return None
+    for i in range(size):
+        digit = text[i]
+        if not (u"0" <= digit <= u"9"):
+            return None
+        length = length * 10 + (<long long>digit - 48)
+    if length > available:
+        return None
+    return PyBytes_FromStringAndSize(PyBytes_AS_STRING(data) + body_start, <Py_ssize_t>length)
+
+
 cdef inline unsigned int _hash(const char *data, Py_ssize_t size) noexcept:
     cdef unsigned int value = 2166136261u
     cdef Py_ssize_t i
@@ -179,10 +206,11 @@ cdef class DatagramScanner:
             slot = (slot + 1) & (_SLOTS - 1)
 
     def scan(self, data):
-        """``(method, Request-URI, 0, header lines, index, body offset)`` of a request in ``data``,
-        ``(None, reason phrase, status code, header lines, index, body offset)`` of a response, or ``None``
-        when ``data`` is not of the usual form, when its header block (without the empty line) is longer than
-        ``max_head`` octets or when it has more than ``max_headers`` header lines."""
+        """``(method, Request-URI, 0, header lines, index, body offset, body)`` of a request in ``data``,
+        ``(None, reason phrase, status code, header lines, index, body offset, body)`` of a response, or
+        ``None`` when ``data`` is not of the usual form, when its header block (without the empty line) is
+        longer than ``max_head`` octets or when it has more than ``max_headers`` header lines.  ``body`` is
+        ``None`` when the caller's framing checks must decide (see the twin)."""
         if type(data) is not bytes:
             return None
         cdef const char *base = PyBytes_AS_STRING(data)
@@ -274,4 +302,5 @@ cdef class DatagramScanner:
             line = cr + 2
         if lines == 0:
             return None  # a leading CRLF
-        return method, text, status, header_lines, index, cr + 2 - base
+        body_start = cr + 2 - base
+        return method, text, status, header_lines, index, body_start, _body(data, body_start, index)

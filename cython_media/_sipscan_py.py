@@ -20,7 +20,7 @@ from __future__ import annotations
 
 HeaderIndex = dict[str, list[str]]
 NameInfo = dict[str, tuple[str, str]]
-Scanned = tuple[str | None, str, int, list[str], HeaderIndex, int]
+Scanned = tuple[str | None, str, int, list[str], HeaderIndex, int, bytes | None]
 
 
 def index_header_lines(header_lines: list[str], known: NameInfo, unknown: NameInfo) -> HeaderIndex | None:
@@ -64,11 +64,15 @@ class DatagramScanner:
         self._max_head = max_head
 
     def scan(self, data: bytes) -> Scanned | None:
-        """``(method, Request-URI, 0, header lines, index, body offset)`` of a request in ``data``,
-        ``(None, reason phrase, status code, header lines, index, body offset)`` of a response, or ``None``
-        when ``data`` is not of the usual form (see the module's docstring), when its header block (without
-        the empty line) is longer than ``max_head`` octets or when it has more than ``max_headers`` header
-        lines.
+        """``(method, Request-URI, 0, header lines, index, body offset, body)`` of a request in ``data``,
+        ``(None, reason phrase, status code, header lines, index, body offset, body)`` of a response, or
+        ``None`` when ``data`` is not of the usual form (see the module's docstring), when its header block
+        (without the empty line) is longer than ``max_head`` octets or when it has more than ``max_headers``
+        header lines.
+
+        ``body`` is the rest of the datagram without a Content-Length header, its first Content-Length
+        octets with one Content-Length of at most 10 ASCII digits that the datagram holds (RFC 3261 §18.3),
+        and ``None`` otherwise: the caller's framing checks decide then.
 
         Octets that are not UTF-8 are decoded with ``surrogateescape``, as the careful path does."""
         if type(data) is not bytes:
@@ -103,4 +107,18 @@ class DatagramScanner:
         index = index_header_lines(header_lines, self._known, self._unknown)
         if index is None:
             return None
-        return method, text, status, header_lines, index, head_end + 4
+        body_start = head_end + 4
+        body: bytes | None = data[body_start:]
+        lengths = index.get("content-length")
+        if lengths:
+            length = lengths[0]
+            body = (
+                data[body_start : body_start + int(length)]
+                if len(lengths) == 1
+                and len(length) <= 10
+                and length.isdigit()
+                and length.isascii()
+                and int(length) <= len(data) - body_start
+                else None
+            )
+        return method, text, status, header_lines, index, body_start, body

@@ -581,13 +581,18 @@ def parse_message(data: bytes, *, max_size: int = MAX_MESSAGE_SIZE) -> SipReques
         raise SipParseError("Message Too Large")
     scanned = _scan_datagram(data)
     if scanned is not None:
-        method, text, status, header_lines, index, body_start = scanned
+        method, text, status, header_lines, index, body_start, framed = scanned
         headers = Headers._from_lines(header_lines, index)
         message = SipRequest(method, text, headers) if method is not None else SipResponse(status, text, headers)
+        message.wire_size = size
+        message.wire = data
+        if framed is not None:  # no Content-Length, or one plain length the datagram holds: nothing to check
+            message.body = framed
+            return message
     else:
         message, body_start = _parse_unusual(data)
-    message.wire_size = size
-    message.wire = data if type(data) is bytes else bytes(data)
+        message.wire_size = size
+        message.wire = data if type(data) is bytes else bytes(data)
     body = data[body_start:]
     lengths = message.headers._index.get("content-length")
     if lengths:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 from types import ModuleType
 
 import pytest
@@ -48,6 +49,11 @@ START_LINES = [
     b"SIP/2.0 ", b"SIP/2.0 180 R\xc3\xa9ponse \xff", b"SIP/2.0 \xd9\xa200 OK", b"\xc5\xbfIP/2.0 200 OK",
     b"SIP/20 200 OK", b"SIP/2.0 200\tOK",
 ]  # fmt: skip
+
+
+_CONTENT_LENGTH = re.compile(rb"(?im)^(Content-Length|l) *: *[0-9]+")
+LENGTHS = [b"0", b"1", b"5", b"99999", b"0000000001", b"00000000001", b"9999999999", b"x", b"", b"-1", b" 1 ",
+           b"\xd9\xa1", b"1 2"]  # fmt: skip
 
 
 def _variants(data: bytes, generator: random.Random, count: int) -> list[bytes]:
@@ -107,6 +113,11 @@ def _edited(data: bytes) -> list[bytes]:
         head + b"\r\nSubject: " + b"x" * (MAX_HEADER_LENGTH - len(head) - 10) + b"\r\n\r\n",
         head + b"\r\nSubject: " + b"\xc3\xa9" * (MAX_HEADER_LENGTH // 2) + b"\r\n\r\n",
         *(line + b"\r\n" + rest + b"\r\n\r\n" + body for line in START_LINES),
+        data + b"octets beyond Content-Length",
+        *(_CONTENT_LENGTH.sub(b"Content-Length: " + length, data, count=1) for length in LENGTHS),
+        *(_CONTENT_LENGTH.sub(b"l: " + length, data, count=1) for length in LENGTHS[:3]),
+        _CONTENT_LENGTH.sub(lambda found: found.group(0) + b"\r\n" + found.group(0), data, count=1),
+        _CONTENT_LENGTH.sub(b"", data, count=1).replace(b"\r\n\r\n\r\n", b"\r\n\r\n", 1),
     ]
 
 
@@ -183,8 +194,9 @@ def test_compiled_and_pure_line_indexes_are_equal() -> None:
 
 @pytest.mark.parametrize("impl", IMPLEMENTATIONS, ids=lambda m: "compiled" if m is _compiled else "pure")
 def test_usual_forms_are_scanned_and_the_others_left_to_the_careful_parser(impl: ModuleType) -> None:
-    method, uri, status, header_lines, index, body_start = _scan(impl, SIPP_INVITE)  # type: ignore[misc]
+    method, uri, status, header_lines, index, body_start, body = _scan(impl, SIPP_INVITE)  # type: ignore[misc]
     assert (method, uri, status) == ("INVITE", "sip:service@127.0.0.1:5080", 0)
+    assert body == SIPP_INVITE[body_start:] and len(body) == int(index["content-length"][0])
     assert header_lines[0].startswith("Via: SIP/2.0/UDP 127.0.0.1:5081;branch=")
     assert index["call-id"] == ["1-3794@127.0.0.1"] and header_lines[3] == "Call-ID: 1-3794@127.0.0.1"
     assert SIPP_INVITE[body_start:].startswith(b"v=0\r\n")
