@@ -1,7 +1,7 @@
 # cython: language_level=3
 """SIP message framing, the common case: a received datagram split into start line (method and Request-URI,
-or status code and reason phrase), header lines and body offset, the header lines indexed by key, in one
-pass over the octets.
+or status code and reason phrase), header lines, body offset and body, the header lines indexed by key, in
+one pass over the octets.
 
 Same API and results as the pure twin ``_sipscan_py.py`` (its docstring says which form is handled; anything
 else gives ``None`` and the caller's careful path).  The twin decodes the header block, splits it at CRLF,

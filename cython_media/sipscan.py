@@ -2,9 +2,10 @@
 and results).
 
 ``DatagramScanner(known, unknown, methods, max_headers, max_head).scan(data)`` gives a received datagram's
-start line parts, header lines, ``{key: [values]}`` and body offset, or ``None`` when the datagram is not of
-the form nearly every peer sends (the caller's careful parser then takes it); ``index_header_lines`` indexes
-header lines already split.  ``CENTRALITA_NO_EXTENSIONS=1`` forces the pure twin.
+start line parts, header lines, ``{key: [values]}``, body offset and body (framed by Content-Length when
+nothing is left to check), or ``None`` when the datagram is not of the form nearly every peer sends (the
+caller's careful parser then takes it); ``index_header_lines`` indexes header lines already split.
+``CENTRALITA_NO_EXTENSIONS=1`` forces the pure twin.
 """
 
 from __future__ import annotations

@@ -748,8 +748,9 @@ def parse_header_lines(lines: list[str], *, max_headers: int, max_line: int, lon
 
 
 def datagram_scanner(max_headers: int, max_head: int) -> Callable[[bytes], Scanned | None]:
-    """A received datagram's ``(method, Request-URI, 0, header lines, {key: [values]}, body offset)``, or
-    ``(None, reason phrase, status code, ...)`` for a response, when it has the form nearly every peer sends
+    """A received datagram's ``(method, Request-URI, 0, header lines, {key: [values]}, body offset, body)``, or
+    ``(None, reason phrase, status code, ...)`` for a response (``body`` is ``None`` when the Content-Length
+    checks must decide), when it has the form nearly every peer sends
     (CRLF line ends, a start line with SIP/2.0 and a method of :data:`RFC_METHODS` or a status code 1xx-6xx,
     ``name: value`` lines with names this module knows, at most ``max_headers`` lines and ``max_head``
     octets before the empty line), else ``None``: a compiled scanner (:mod:`cython_media.sipscan`) made for
