@@ -22,6 +22,7 @@ CYTHON_MODULES: list[tuple[str, str, list[str]]] = [
     ("cython_media._speexdsp", "cython_media/_speexdsp.pyx", ["speexdsp"]),
     ("cython_media._relay", "cython_media/_relay.pyx", []),  # the RTP relay loop (epoll, recvmmsg; libc only)
     ("cython_media._udp", "cython_media/_udp.pyx", []),  # batched datagram I/O of the SIP/IAX2 shells
+    ("cython_media._sipscan", "cython_media/_sipscan.pyx", []),  # SIP datagram framing, the common case
 ]
 
 

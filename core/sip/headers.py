@@ -9,7 +9,7 @@ on demand: :class:`NameAddr` (From, To, Contact, Route, Record-Route, ...), :cla
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +25,7 @@ from core.sip.uri import (
     remember,
     split_params,
 )
+from cython_media.sipscan import DatagramScanner, Scanned, index_header_lines
 
 # (lower-case long name, canonical spelling) of the header fields this stack knows by name.
 _KNOWN_NAMES = (
@@ -738,27 +739,23 @@ def parse_header_lines(lines: list[str], *, max_headers: int, max_line: int, lon
         raise SipParseError("Bad Request - Too many headers", line=max_headers + 2)
     if long_lines:
         return _parse_header_lines_checked(lines, max_line)
-    index: dict[str, list[str]] = {}
-    info_of = _NAME_INFO.get
     header_lines = lines[1:]
-    for line in header_lines:
-        # Split at ": ", as nearly every line is written: the value then needs no new string to lose its
-        # leading space. A name that ends elsewhere (no space, or a colon before the ": ") is no known
-        # name, and the careful path below handles the line.
-        name, colon, value = line.partition(": ")
-        info = info_of(name)
-        if info is None or not colon:
-            info = _UNKNOWN_NAMES.get(name) if colon else None
-            if info is None:
-                # Folding, an unknown or malformed name: the careful path finds out which.
-                return _parse_header_lines_checked(lines, max_line)
-        value = value.strip(" \t")
-        values = index.get(info[0])
-        if values is None:
-            index[info[0]] = [value]
-        else:
-            values.append(value)
+    index = index_header_lines(header_lines, _NAME_INFO, _UNKNOWN_NAMES)
+    if index is None:
+        # Folding, an unknown or malformed name: the careful path finds out which.
+        return _parse_header_lines_checked(lines, max_line)
     return Headers._from_lines(header_lines, index)
+
+
+def datagram_scanner(max_headers: int, max_head: int) -> Callable[[bytes], Scanned | None]:
+    """A received datagram's ``(method, Request-URI, 0, header lines, {key: [values]}, body offset, body)``, or
+    ``(None, reason phrase, status code, ...)`` for a response (``body`` is ``None`` when the Content-Length
+    checks must decide), when it has the form nearly every peer sends
+    (CRLF line ends, a start line with SIP/2.0 and a method of :data:`RFC_METHODS` or a status code 1xx-6xx,
+    ``name: value`` lines with names this module knows, at most ``max_headers`` lines and ``max_head``
+    octets before the empty line), else ``None``: a compiled scanner (:mod:`cython_media.sipscan`) made for
+    this module's header names."""
+    return DatagramScanner(_NAME_INFO, _UNKNOWN_NAMES, RFC_METHODS, max_headers, max_head).scan
 
 
 def _parse_header_lines_checked(lines: list[str], max_line: int) -> Headers:

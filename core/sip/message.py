@@ -23,6 +23,7 @@ from core.sip.headers import (
     Headers,
     NameAddr,
     Via,
+    datagram_scanner,
     header_key,
     parse_header_lines,
     parse_header_params,
@@ -468,10 +469,14 @@ def _parse_head(head: str) -> SipRequest | SipResponse:
 
 
 def _parse_lines(lines: list[str], size: int) -> SipRequest | SipResponse:
-    first = lines[0]
     headers = parse_header_lines(
         lines, max_headers=MAX_HEADERS, max_line=MAX_HEADER_LENGTH, long_lines=size > MAX_HEADER_LENGTH
     )
+    return _with_start_line(lines[0], headers)
+
+
+def _with_start_line(first: str, headers: Headers) -> SipRequest | SipResponse:
+    """The message of Request-Line or Status-Line ``first`` (RFC 3261 §7.1, §7.2) with ``headers``."""
     message: SipRequest | SipResponse
     if first[:4].upper() == "SIP/":
         parts = first.split(" ", 2)
@@ -527,18 +532,13 @@ def _find_head_end(data: bytes | bytearray, start: int) -> tuple[int, int]:
     return -1, -1
 
 
-def parse_message(data: bytes, *, max_size: int = MAX_MESSAGE_SIZE) -> SipRequest | SipResponse:
-    """Parse one datagram (RFC 3261 §18.3 for message-oriented transports).
+_scan_datagram = datagram_scanner(MAX_HEADERS, MAX_HEADER_LENGTH)
 
-    Leading CRLFs are skipped (§7.5). Octets beyond Content-Length are discarded (RFC 4475 §3.1.1.8
-    dblreq); without Content-Length the body is the rest of the datagram. A body shorter than
-    Content-Length, or a malformed or repeated Content-Length, discards a response (raises) and marks
-    a request with ``framing_error`` so that it can be answered 400 (RFC 4475 §3.1.2.2 clerr, §3.1.2.3
-    ncl, §3.3.9 mcl01). Raises :class:`SipParseError` when no response can be built at all.
-    """
+
+def _parse_unusual(data: bytes) -> tuple[SipRequest | SipResponse, int]:
+    """The message and body offset of a datagram that the scanner left to this careful path (leading
+    CRLFs, bare LFs, no empty line, folding, unknown or malformed names, ...)."""
     size = len(data)
-    if size > max_size:
-        raise SipParseError("Message Too Large")
     start = 0
     while data.startswith(b"\r\n", start):
         start += 2
@@ -564,9 +564,35 @@ def parse_message(data: bytes, *, max_size: int = MAX_MESSAGE_SIZE) -> SipReques
                 head_end -= 1
         head = data[start:head_end].decode("utf-8", "surrogateescape")
         lines = _split_head(head)
-    message = _parse_lines(lines, len(head))
-    message.wire_size = size
-    message.wire = data if type(data) is bytes else bytes(data)
+    return _parse_lines(lines, len(head)), body_start
+
+
+def parse_message(data: bytes, *, max_size: int = MAX_MESSAGE_SIZE) -> SipRequest | SipResponse:
+    """Parse one datagram (RFC 3261 §18.3 for message-oriented transports).
+
+    Leading CRLFs are skipped (§7.5). Octets beyond Content-Length are discarded (RFC 4475 §3.1.1.8
+    dblreq); without Content-Length the body is the rest of the datagram. A body shorter than
+    Content-Length, or a malformed or repeated Content-Length, discards a response (raises) and marks
+    a request with ``framing_error`` so that it can be answered 400 (RFC 4475 §3.1.2.2 clerr, §3.1.2.3
+    ncl, §3.3.9 mcl01). Raises :class:`SipParseError` when no response can be built at all.
+    """
+    size = len(data)
+    if size > max_size:
+        raise SipParseError("Message Too Large")
+    scanned = _scan_datagram(data)
+    if scanned is not None:
+        method, text, status, header_lines, index, body_start, framed = scanned
+        headers = Headers._from_lines(header_lines, index)
+        message = SipRequest(method, text, headers) if method is not None else SipResponse(status, text, headers)
+        message.wire_size = size
+        message.wire = data
+        if framed is not None:  # no Content-Length, or one plain length the datagram holds: nothing to check
+            message.body = framed
+            return message
+    else:
+        message, body_start = _parse_unusual(data)
+        message.wire_size = size
+        message.wire = data if type(data) is bytes else bytes(data)
     body = data[body_start:]
     lengths = message.headers._index.get("content-length")
     if lengths:
