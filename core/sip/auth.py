@@ -136,6 +136,13 @@ _AFTER_VALUE = re.compile(r"[ \t\r\n]*(?:,|\Z)")
 _FAST_PARAM = r'([A-Za-z0-9\-.!%*_+`\'~]+)=(?:"([^"\\\r\n]*)"|([^ \t\r\n,"]+))'
 _FAST_FIRST = re.compile(rf"([A-Za-z0-9\-.!%*_+`'~]+) +{_FAST_PARAM}").match
 _FAST_NEXT = re.compile(rf"[ \t]*,[ \t]*{_FAST_PARAM}").match
+# The credentials of a qop=auth answer to our challenges as digest_credentials() and pjsip's client write them
+# (parameters in this order, ", " between them, no opaque since we send none): one match instead of one per
+# parameter (each re call costs about as much as matching the whole value).  Backslashes, CR and LF are
+# ruled out before it is tried, so the quoted values need no escape handling.
+_USUAL_CREDENTIALS = re.compile(
+    r'Digest username="([^"]*)", realm="([^"]*)", nonce="([^"]*)", uri="([^"]*)", response="([^"]*)", '
+    r'algorithm=([^ \t\r\n,"]+), cnonce="([^"]*)", qop=([^ \t\r\n,"]+), nc=([^ \t\r\n,"]+)').fullmatch
 
 
 def _skip(pattern: re.Pattern[str], text: str, pos: int) -> int:
@@ -155,6 +162,12 @@ def parse_digest_header(value: str) -> tuple[str, dict[str, str]]:
     """
     if len(value) > MAX_HEADER_LENGTH:
         raise DigestError("header too long", MAX_HEADER_LENGTH)
+    if "\\" not in value and "\r" not in value and "\n" not in value:
+        usual = _USUAL_CREDENTIALS(value)
+        if usual is not None:
+            username, realm, nonce, uri, response, algorithm, cnonce, qop, nc = usual.groups()
+            return "Digest", {"username": username, "realm": realm, "nonce": nonce, "uri": uri, "response": response,
+                              "algorithm": algorithm, "cnonce": cnonce, "qop": qop, "nc": nc}
     fast = _FAST_FIRST(value)
     if fast is not None:
         scheme, name, quoted, bare = fast.groups()
