@@ -93,6 +93,7 @@ _TOKEN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01
 _NONCE_VERSION = b"centralita-digest-nonce-2\x00"
 _NONCE_RAW_LENGTH = 8 + 8 + 16  # timestamp (ms), salt, 128-bit keyed BLAKE2s
 _SALT_POOL = 8 * 64
+_ISSUED_MEMORY = 8192  # nonces remembered from the latest challenges (DigestChallenger._issued)
 _NONCE_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")  # base64url of _NONCE_RAW_LENGTH bytes, unpadded
 # The 43rd character carries the last 4 bits and 2 padding bits, which the canonical spelling leaves at zero
 # (RFC 4648 §3.5): the characters whose index in the alphabet is a multiple of 4.
@@ -419,6 +420,10 @@ class DigestChallenger:
         self._highest_nc: dict[str, int] = {}
         self._issue_heap: list[tuple[float, str]] = []
         self._dropped_until = float("-inf")  # issue time of the newest entry dropped for lack of room
+        # nonce -> (algorithm, issue time) of the nonces challenged lately: the credentials that answer a challenge
+        # come back within moments, and a nonce found here needs no decoding and no MAC to be known as ours.
+        # Emptied when full; a nonce no longer here is checked by its MAC, with the same result.
+        self._issued: dict[str, tuple[str, float]] = {}
 
     # -- nonces ---------------------------------------------------------------------------------------
 
@@ -449,6 +454,9 @@ class DigestChallenger:
 
     def _nonce_issued_at(self, nonce: str, algorithm: str) -> float | None:
         """Issue time of a nonce this challenger made for ``algorithm``, or None."""
+        issued = self._issued.get(nonce)
+        if issued is not None and issued[0] == algorithm:
+            return issued[1]
         if _NONCE_SHAPE.fullmatch(nonce) is None:
             return None
         try:
@@ -472,11 +480,18 @@ class DigestChallenger:
         E.g. ``Digest realm="centralita", nonce="...", algorithm=SHA-256, qop="auth"`` then the MD5
         one; ``stale=true`` is added after a STALE result (RFC 7616 §3.3).  Each carries a fresh nonce.
         """
-        stamp = struct.pack(">q", round(now * 1000))
-        if stale:
-            return [f"{before}{self._new_nonce(algorithm, stamp)}{after}, stale=true"
-                    for algorithm, before, after in self._templates]
-        return [f"{before}{self._new_nonce(algorithm, stamp)}{after}" for algorithm, before, after in self._templates]
+        milliseconds = round(now * 1000)
+        stamp = struct.pack(">q", milliseconds)
+        issued_at = milliseconds / 1000.0  # as _nonce_issued_at reads it back from the stamp
+        issued = self._issued
+        if len(issued) >= _ISSUED_MEMORY:
+            issued.clear()
+        values: list[str] = []
+        for algorithm, before, after in self._templates:
+            nonce = self._new_nonce(algorithm, stamp)
+            issued[nonce] = (algorithm, issued_at)
+            values.append(f"{before}{nonce}{after}, stale=true" if stale else f"{before}{nonce}{after}")
+        return values
 
     # -- verification ---------------------------------------------------------------------------------
 
