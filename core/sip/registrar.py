@@ -624,22 +624,32 @@ class LocationService:
 
     def _commit(self, aor: str, bindings: list[Binding], upserts: Sequence[Binding],
                 deletes: Sequence[Binding]) -> None:
-        """Store, then make visible, the new bindings of ``aor`` (all or nothing)."""
-        delete_ids = [binding.binding_id for binding in deletes]
+        """Store, then make visible, the new bindings of ``aor`` (all or nothing); ``bindings`` is a list the
+        caller made for this and is kept as it is."""
+        delete_ids = [binding.binding_id for binding in deletes] if deletes else []
         self.store.apply(upserts, delete_ids)  # a Binding is its record (the store reads the record's fields)
         undo = self._undo
         if undo is not None and aor not in undo:
             undo[aor] = list(self._by_aor.get(aor, ()))
         for binding_id in delete_ids:
             self._forget(binding_id)
+        by_id = self._by_id
         for binding in upserts:
-            self._forget(binding.binding_id)
-            self._remember(binding)
+            previous = by_id.get(binding.binding_id)
+            if previous is not None and previous.source == binding.source and previous.transport == binding.transport:
+                # A refresh from where the binding was registered (the usual one): the flow index has it already.
+                by_id[binding.binding_id] = binding
+                self._sequence += 1
+                heapq.heappush(self._deadlines, (binding.expires_at, self._sequence, binding.binding_id))
+            else:
+                self._forget(binding.binding_id)
+                self._remember(binding)
         if bindings:
-            self._by_aor[aor] = list(bindings)
+            self._by_aor[aor] = bindings
         else:
             self._by_aor.pop(aor, None)
-        self._compact_deadlines()
+        if len(self._deadlines) > 2 * len(by_id) + 64:  # (the test of _compact_deadlines, without a call)
+            self._compact_deadlines()
 
     def _link(self, binding: Binding) -> None:
         self._remember(binding)
