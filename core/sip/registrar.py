@@ -125,7 +125,8 @@ class RegisterOutcome:
     def headers(self) -> list[tuple[str, str]]:
         """The headers to add to the response, in order (Date, Contacts, Expires / Min-Expires, Require)."""
         headers = [("Date", self.date)]
-        headers.extend(("Contact", contact) for contact in self.contacts)
+        for contact in self.contacts:  # a loop, not extend() of a generator: usually one Contact
+            headers.append(("Contact", contact))
         if self.expires is not None:
             headers.append(("Expires", str(self.expires)))
         if self.min_expires is not None:
@@ -311,7 +312,10 @@ class LocationService:
         limit = self.max_contacts if max_contacts is None else max_contacts
         if self._pending is not None:
             self.restore(now, wallclock)
-        self._check_clock(now, wallclock)
+        offset = self._clock_offset
+        step = wallclock - now - offset if offset is not None else None
+        if step is None or not -CLOCK_STEP_TOLERANCE <= step <= CLOCK_STEP_TOLERANCE:  # _check_clock's own test
+            self._check_clock(now, wallclock)
         date = http_date(wallclock)
         current = self._by_aor.get(aor, ())
         horizon = now + EPSILON
@@ -462,6 +466,8 @@ class LocationService:
             return None  # register_aor_core: "This registrar only currently supports sip: and sips: URI schemes"
         params = contact.params
         if not params:  # the common Contact: <sip:user@host:port>, the expiry from the Expires header
+            if header_expires is not None and header_expires < _MAX_DELTA_SECONDS:  # _expiration's, without a call
+                return _ContactRequest(uri, header_expires, None, None, None)
             return _ContactRequest(uri, self._expiration(None, header_expires), None, None, None)
         raw_expires = params.get("expires")
         if raw_expires is not None and not _DIGITS.fullmatch(raw_expires.strip()):
