@@ -93,6 +93,7 @@ _TOKEN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01
 _NONCE_VERSION = b"centralita-digest-nonce-2\x00"
 _NONCE_RAW_LENGTH = 8 + 8 + 16  # timestamp (ms), salt, 128-bit keyed BLAKE2s
 _SALT_POOL = 8 * 64
+_ISSUED_MEMORY = 8192  # nonces remembered from the latest challenges (DigestChallenger._issued)
 _NONCE_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")  # base64url of _NONCE_RAW_LENGTH bytes, unpadded
 # The 43rd character carries the last 4 bits and 2 padding bits, which the canonical spelling leaves at zero
 # (RFC 4648 §3.5): the characters whose index in the alphabet is a multiple of 4.
@@ -136,6 +137,13 @@ _AFTER_VALUE = re.compile(r"[ \t\r\n]*(?:,|\Z)")
 _FAST_PARAM = r'([A-Za-z0-9\-.!%*_+`\'~]+)=(?:"([^"\\\r\n]*)"|([^ \t\r\n,"]+))'
 _FAST_FIRST = re.compile(rf"([A-Za-z0-9\-.!%*_+`'~]+) +{_FAST_PARAM}").match
 _FAST_NEXT = re.compile(rf"[ \t]*,[ \t]*{_FAST_PARAM}").match
+# The credentials of a qop=auth answer to our challenges as digest_credentials() and pjsip's client write them
+# (parameters in this order, ", " between them, no opaque since we send none): one match instead of one per
+# parameter (each re call costs about as much as matching the whole value).  Backslashes, CR and LF are
+# ruled out before it is tried, so the quoted values need no escape handling.
+_USUAL_CREDENTIALS = re.compile(
+    r'Digest username="([^"]*)", realm="([^"]*)", nonce="([^"]*)", uri="([^"]*)", response="([^"]*)", '
+    r'algorithm=([^ \t\r\n,"]+), cnonce="([^"]*)", qop=([^ \t\r\n,"]+), nc=([^ \t\r\n,"]+)').fullmatch
 
 
 def _skip(pattern: re.Pattern[str], text: str, pos: int) -> int:
@@ -155,6 +163,12 @@ def parse_digest_header(value: str) -> tuple[str, dict[str, str]]:
     """
     if len(value) > MAX_HEADER_LENGTH:
         raise DigestError("header too long", MAX_HEADER_LENGTH)
+    if "\\" not in value and "\r" not in value and "\n" not in value:
+        usual = _USUAL_CREDENTIALS(value)
+        if usual is not None:
+            username, realm, nonce, uri, response, algorithm, cnonce, qop, nc = usual.groups()
+            return "Digest", {"username": username, "realm": realm, "nonce": nonce, "uri": uri, "response": response,
+                              "algorithm": algorithm, "cnonce": cnonce, "qop": qop, "nc": nc}
     fast = _FAST_FIRST(value)
     if fast is not None:
         scheme, name, quoted, bare = fast.groups()
@@ -406,6 +420,10 @@ class DigestChallenger:
         self._highest_nc: dict[str, int] = {}
         self._issue_heap: list[tuple[float, str]] = []
         self._dropped_until = float("-inf")  # issue time of the newest entry dropped for lack of room
+        # nonce -> (algorithm, issue time) of the nonces challenged lately: the credentials that answer a challenge
+        # come back within moments, and a nonce found here needs no decoding and no MAC to be known as ours.
+        # Emptied when full; a nonce no longer here is checked by its MAC, with the same result.
+        self._issued: dict[str, tuple[str, float]] = {}
 
     # -- nonces ---------------------------------------------------------------------------------------
 
@@ -436,6 +454,9 @@ class DigestChallenger:
 
     def _nonce_issued_at(self, nonce: str, algorithm: str) -> float | None:
         """Issue time of a nonce this challenger made for ``algorithm``, or None."""
+        issued = self._issued.get(nonce)
+        if issued is not None and issued[0] == algorithm:
+            return issued[1]
         if _NONCE_SHAPE.fullmatch(nonce) is None:
             return None
         try:
@@ -459,11 +480,18 @@ class DigestChallenger:
         E.g. ``Digest realm="centralita", nonce="...", algorithm=SHA-256, qop="auth"`` then the MD5
         one; ``stale=true`` is added after a STALE result (RFC 7616 §3.3).  Each carries a fresh nonce.
         """
-        stamp = struct.pack(">q", round(now * 1000))
-        if stale:
-            return [f"{before}{self._new_nonce(algorithm, stamp)}{after}, stale=true"
-                    for algorithm, before, after in self._templates]
-        return [f"{before}{self._new_nonce(algorithm, stamp)}{after}" for algorithm, before, after in self._templates]
+        milliseconds = round(now * 1000)
+        stamp = struct.pack(">q", milliseconds)
+        issued_at = milliseconds / 1000.0  # as _nonce_issued_at reads it back from the stamp
+        issued = self._issued
+        if len(issued) >= _ISSUED_MEMORY:
+            issued.clear()
+        values: list[str] = []
+        for algorithm, before, after in self._templates:
+            nonce = self._new_nonce(algorithm, stamp)
+            issued[nonce] = (algorithm, issued_at)
+            values.append(f"{before}{nonce}{after}, stale=true" if stale else f"{before}{nonce}{after}")
+        return values
 
     # -- verification ---------------------------------------------------------------------------------
 

@@ -97,7 +97,7 @@ class SipEndpoint(CallHandling, RegistrationClient, QualifyClient):
         self._outbox: list[tuple[bytes, Address, Transport]] = []
         self.stats = {"received": 0, "parse_errors": 0, "dropped_banned": 0, "dropped_rate": 0}
         # In a batch: the REGISTERs whose 200 waits for the batch's commit (begin_batch / end_batch).
-        self._unconfirmed: list[tuple[ServerTransaction, SipRequest, RegisterOutcome]] | None = None
+        self._unconfirmed: list[tuple[ServerTransaction, SipRequest, RegisterOutcome, str]] | None = None
         CallHandling.__init__(self)
         RegistrationClient.__init__(self)
         QualifyClient.__init__(self)
@@ -138,9 +138,9 @@ class SipEndpoint(CallHandling, RegistrationClient, QualifyClient):
         (the store and the location service then hold none of them)."""
         unconfirmed, self._unconfirmed = self._unconfirmed, None
         committed = self.location.end_batch()
-        for transaction, request, outcome in unconfirmed or ():
+        for transaction, request, outcome, aor in unconfirmed or ():
             if committed:
-                self._answer_register(transaction, request, outcome, now)
+                self._answer_register(transaction, request, outcome, aor, now)
             else:
                 self.respond(transaction, request, 500, now)
 
@@ -222,8 +222,7 @@ class SipEndpoint(CallHandling, RegistrationClient, QualifyClient):
     def _on_request(self, transaction: ServerTransaction, request: SipRequest, source: Address, transport: Transport,
                     now: float) -> None:
         method = request.method
-        to_tag = request.to.tag
-        if to_tag:
+        if request.to.params.get("tag"):  # (NameAddr.tag without the property call; also below)
             self.on_in_dialog_request(transaction, request, source, transport, now)
             return
         if self.tx.merged_with(transaction) is not None:
@@ -275,7 +274,7 @@ class SipEndpoint(CallHandling, RegistrationClient, QualifyClient):
     def _response(self, request: SipRequest, status: int, reason: str | None, to_tag: str | None,
                   headers: Sequence[tuple[str, str]]) -> SipResponse:
         """Our response to ``request``: a To tag on a final one, ``headers``, Server (and Allow on 405/501)."""
-        if to_tag is None and status >= 200 and not request.to.tag:
+        if to_tag is None and status >= 200 and not request.to.params.get("tag"):
             to_tag = random_hex(6)
         response = make_response(request, status, reason, to_tag=to_tag)
         fields = response.headers
@@ -408,7 +407,7 @@ class SipEndpoint(CallHandling, RegistrationClient, QualifyClient):
         registration storm is such first REGISTERs; the transaction the stateful way would make, and end at
         once (:meth:`_challenge`), is a sizeable part of their cost."""
         fields = request.headers
-        if fields.get("Authorization") or fields.get("Proxy-Authorization") or request.to.tag:
+        if fields.get("Authorization") or fields.get("Proxy-Authorization") or request.to.params.get("tag"):
             return False
         destination = self.tx.stateless_destination(request, source, transport)
         if destination is None:
@@ -432,17 +431,17 @@ class SipEndpoint(CallHandling, RegistrationClient, QualifyClient):
         outcome = self.location.register(user.name, request, source, transport, now, self.wallclock(),
                                          max_contacts=user.max_contacts)
         if outcome.status == 200 and self._unconfirmed is not None:
-            self._unconfirmed.append((transaction, request, outcome))  # answered once committed (end_batch)
+            self._unconfirmed.append((transaction, request, outcome, aor_user))  # answered once committed (end_batch)
             return
-        self._answer_register(transaction, request, outcome, now)
+        self._answer_register(transaction, request, outcome, aor_user, now)
 
     def _answer_register(self, transaction: ServerTransaction, request: SipRequest, outcome: RegisterOutcome,
-                         now: float) -> None:
+                         aor: str, now: float) -> None:
         self.respond(transaction, request, outcome.status, now, reason=outcome.reason, headers=outcome.headers)
         if outcome.status == 200:
             # A 200 lists one Contact per unexpired binding of the AOR, as lookup() would find them; the AOR is
             # the user's name (_on_register checked it).
-            self.events.append(RegistrationChanged(request.to.uri.user or "", len(outcome.contacts)))
+            self.events.append(RegistrationChanged(aor, len(outcome.contacts)))
 
 
 def _acl(permit: tuple[str, ...], deny: tuple[str, ...]) -> Acl:

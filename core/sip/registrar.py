@@ -125,7 +125,8 @@ class RegisterOutcome:
     def headers(self) -> list[tuple[str, str]]:
         """The headers to add to the response, in order (Date, Contacts, Expires / Min-Expires, Require)."""
         headers = [("Date", self.date)]
-        headers.extend(("Contact", contact) for contact in self.contacts)
+        for contact in self.contacts:  # a loop, not extend() of a generator: usually one Contact
+            headers.append(("Contact", contact))
         if self.expires is not None:
             headers.append(("Expires", str(self.expires)))
         if self.min_expires is not None:
@@ -311,7 +312,10 @@ class LocationService:
         limit = self.max_contacts if max_contacts is None else max_contacts
         if self._pending is not None:
             self.restore(now, wallclock)
-        self._check_clock(now, wallclock)
+        offset = self._clock_offset
+        step = wallclock - now - offset if offset is not None else None
+        if step is None or not -CLOCK_STEP_TOLERANCE <= step <= CLOCK_STEP_TOLERANCE:  # _check_clock's own test
+            self._check_clock(now, wallclock)
         date = http_date(wallclock)
         current = self._by_aor.get(aor, ())
         horizon = now + EPSILON
@@ -462,6 +466,8 @@ class LocationService:
             return None  # register_aor_core: "This registrar only currently supports sip: and sips: URI schemes"
         params = contact.params
         if not params:  # the common Contact: <sip:user@host:port>, the expiry from the Expires header
+            if header_expires is not None and header_expires < _MAX_DELTA_SECONDS:  # _expiration's, without a call
+                return _ContactRequest(uri, header_expires, None, None, None)
             return _ContactRequest(uri, self._expiration(None, header_expires), None, None, None)
         raw_expires = params.get("expires")
         if raw_expires is not None and not _DIGITS.fullmatch(raw_expires.strip()):
@@ -624,22 +630,32 @@ class LocationService:
 
     def _commit(self, aor: str, bindings: list[Binding], upserts: Sequence[Binding],
                 deletes: Sequence[Binding]) -> None:
-        """Store, then make visible, the new bindings of ``aor`` (all or nothing)."""
-        delete_ids = [binding.binding_id for binding in deletes]
+        """Store, then make visible, the new bindings of ``aor`` (all or nothing); ``bindings`` is a list the
+        caller made for this and is kept as it is."""
+        delete_ids = [binding.binding_id for binding in deletes] if deletes else []
         self.store.apply(upserts, delete_ids)  # a Binding is its record (the store reads the record's fields)
         undo = self._undo
         if undo is not None and aor not in undo:
             undo[aor] = list(self._by_aor.get(aor, ()))
         for binding_id in delete_ids:
             self._forget(binding_id)
+        by_id = self._by_id
         for binding in upserts:
-            self._forget(binding.binding_id)
-            self._remember(binding)
+            previous = by_id.get(binding.binding_id)
+            if previous is not None and previous.source == binding.source and previous.transport == binding.transport:
+                # A refresh from where the binding was registered (the usual one): the flow index has it already.
+                by_id[binding.binding_id] = binding
+                self._sequence += 1
+                heapq.heappush(self._deadlines, (binding.expires_at, self._sequence, binding.binding_id))
+            else:
+                self._forget(binding.binding_id)
+                self._remember(binding)
         if bindings:
-            self._by_aor[aor] = list(bindings)
+            self._by_aor[aor] = bindings
         else:
             self._by_aor.pop(aor, None)
-        self._compact_deadlines()
+        if len(self._deadlines) > 2 * len(by_id) + 64:  # (the test of _compact_deadlines, without a call)
+            self._compact_deadlines()
 
     def _link(self, binding: Binding) -> None:
         self._remember(binding)

@@ -172,10 +172,9 @@ _DELETE = "DELETE FROM sip_bindings WHERE binding_id = ?"
 # keeps its AOR for life, so ``aor`` is only matched, never set; no row matched means a new binding.
 _UPDATE = (f"UPDATE sip_bindings SET {', '.join(f'{name} = ?' for name in _COLUMNS[2:])} "
            "WHERE binding_id = ? AND aor = ?")
-# A phone refreshing its binding changes only the expiry and the Call-ID/CSeq (columns 4 to 8): when the row this
+# A phone refreshing its binding changes only the expiry and the Call-ID/CSeq (columns 4 to 8): when the record this
 # store last wrote shows nothing else changed, only those are bound and written (a third of the full UPDATE's CPU).
-_REFRESHED = slice(4, 9)
-_REFRESH = (f"UPDATE sip_bindings SET {', '.join(f'{name} = ?' for name in _COLUMNS[_REFRESHED])} "
+_REFRESH = (f"UPDATE sip_bindings SET {', '.join(f'{name} = ?' for name in _COLUMNS[4:9])} "
             "WHERE binding_id = ?")
 
 # Path values may contain commas inside <...>, so they are joined with a character a SIP header cannot hold.
@@ -195,8 +194,8 @@ class SqliteBindingStore:
             raise ValueError(f"unsupported synchronous mode {synchronous!r}")
         self.path = Path(path)
         self._closed = True
-        # binding_id -> the row as this store last wrote it (rows it wrote since it opened; deleted ones go).
-        self._written: dict[str, tuple[object, ...]] = {}
+        # binding_id -> the record this store last wrote (records it wrote since it opened; deleted ones go).
+        self._written: dict[str, BindingRecord] = {}
         self._batch = False  # between begin_batch and end_batch
         self._batch_open = False  # the batch's transaction has begun (something was written)
         self._batch_failed = False  # a write of the batch failed: the rest of it is refused
@@ -206,6 +205,8 @@ class SqliteBindingStore:
         except (OSError, sqlite3.Error) as exc:
             raise RegistrarError(f"cannot open {self.path}: {exc}") from exc
         self._closed = False
+        # The statements of REGISTERs run on this one cursor: Connection.execute makes a new cursor every time.
+        self._cursor = self._db.cursor()
         try:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
@@ -326,16 +327,24 @@ class SqliteBindingStore:
             except sqlite3.Error as exc:  # SQLite itself rolled it back already (a full disk, an I/O error)
                 log.debug("%s: nothing to roll back: %s", self.path, exc)
 
-    def _upsert(self, record: BindingRecord) -> tuple[object, ...]:
-        """Write one record (in the caller's transaction); the row written."""
-        row = _row_from_record(record)
+    def _upsert(self, record: BindingRecord) -> BindingRecord:
+        """Write one record (in the caller's transaction); the record written."""
         written = self._written.get(record.binding_id)
-        if written is not None and written[:4] == row[:4] and written[9:] == row[9:]:
-            if self._db.execute(_REFRESH, (*row[_REFRESHED], row[0])).rowcount == 1:
-                return row
-        if self._db.execute(_UPDATE, (*row[2:], row[0], row[1])).rowcount == 0:
-            self._db.execute(_UPSERT, row)
-        return row
+        execute = self._cursor.execute
+        # Records are never changed once made, so the one this store last wrote is what the row holds: a refresh
+        # that changed only the expiry and the Call-ID/CSeq is told from the records' fields, no row built.
+        if (written is not None and written.contact == record.contact and written.q == record.q
+                and written.instance == record.instance and written.reg_id == record.reg_id
+                and written.source == record.source and written.transport == record.transport
+                and written.user_agent == record.user_agent and written.path == record.path
+                and written.aor == record.aor):
+            if execute(_REFRESH, (record.expires, record.expires_at_wall, record.refreshed_at_wall, record.call_id,
+                                  record.cseq, record.binding_id)).rowcount == 1:
+                return record
+        row = _row_from_record(record)
+        if execute(_UPDATE, (*row[2:], row[0], row[1])).rowcount == 0:
+            execute(_UPSERT, row)
+        return record
 
     def close(self) -> None:
         """Close the database (idempotent)."""
