@@ -518,8 +518,7 @@ class CallHandling:
         invite_cseq = response.cseq.number
         initial = invite_cseq == call.invite.cseq.number
         credentials = _credentials(call.invite) if initial else ()
-        ack = dialog.create_request("ACK", cseq=invite_cseq, extra_headers=credentials)
-        data = ack.encode()
+        data = dialog.encode_ack(invite_cseq, credentials)
         destination = self._destination(call, dialog)
         self.tx.send_stateless_data(data, destination, call.transport)
         if initial:
@@ -543,7 +542,7 @@ class CallHandling:
                                via_host=_via_host(self.settings.host), via_port=self.settings.port)
         dialog.update_from_response(response)
         credentials = _credentials(invite)
-        data = dialog.create_request("ACK", cseq=response.cseq.number, extra_headers=credentials).encode()
+        data = dialog.encode_ack(response.cseq.number, credentials)
         destination = dialog.next_hop_address(ended.peer)
         self.tx.send_stateless_data(data, destination, ended.transport)
         ended.acks[tag] = (data, destination)

@@ -198,6 +198,23 @@ class Dialog:
             headers.append(("Content-Type", content_type))
         return build_request(method, uri, headers, body)
 
+    def encode_ack(self, cseq: int, extra_headers: tuple[tuple[str, str], ...] = ()) -> bytes:
+        """The ACK of a 2xx (section 13.2.2.4) on the wire: the bytes of ``create_request("ACK", cseq=cseq,
+        extra_headers=extra_headers).encode()``.
+
+        The usual dialog (no route set, no credentials to repeat) has its ACK written out directly: it is
+        sent outside any transaction and never read back, so it needs no message, no header index and
+        no parsed Via.  Anything else takes :meth:`create_request`.
+        """
+        if self.route_set or extra_headers:
+            return self.create_request("ACK", cseq=cseq, extra_headers=extra_headers).encode()
+        port = f":{self.via_port}" if self.via_port else ""
+        return (f"ACK {self.remote_target} SIP/2.0\r\n"
+                f"Via: SIP/2.0/{self.transport.upper()} {self.via_host}{port};branch={new_branch()};rport\r\n"
+                f"Max-Forwards: 70\r\nFrom: {self.local_uri}\r\nTo: {self.remote_uri}\r\n"
+                f"Call-ID: {self.call_id}\r\nCSeq: {cseq} ACK\r\nContent-Length: 0\r\n\r\n"
+                ).encode("utf-8", "surrogateescape")
+
 
 def _is_local(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return any(address.version == network.version and address in network for network in _LOCAL_NETWORKS)
