@@ -78,6 +78,7 @@ _DURATION = re.compile(r"^\s*duration\s*=\s*(\d+)", re.IGNORECASE | re.MULTILINE
 _REFRESHER = re.compile(r";\s*refresher\s*=\s*(uac|uas)\b", re.IGNORECASE)
 _DTMF_NAMES = {"10": "*", "11": "#", "12": "A", "13": "B", "14": "C", "15": "D"}
 _CREDENTIALS = ("Authorization", "Proxy-Authorization")
+_SDP = "application/sdp"
 _BYE_CAUSES = {200: HangupCause.NORMAL_CLEARING}  # a BYE without a Q.850 Reason is a normal clearing
 SUPPORTED_IN_REQUESTS = "timer, replaces"
 """The Supported value of our INVITEs and re-INVITEs (RFC 4028 §7.1: 'timer' in every session refresh)."""
@@ -147,8 +148,9 @@ class CallHandling:
             caller = user.callerid
         else:
             caller = CallerId(from_.uri.user or "", from_.display_name or "")
+        remote_sdp = body_part(request, _SDP) if request.body else None
         call = SipCall(role="uas", invite=request, transport=transport, peer=source, state=_INCOMING,
-                       server_transaction=transaction, local_tag=new_tag(), remote_sdp=_sdp_of(request),
+                       server_transaction=transaction, local_tag=new_tag(), remote_sdp=remote_sdp,
                        user=user.name if user else None, trunk=trunk.name if trunk else None,
                        context=context, caller=caller, dnid=request.uri.user or "s",
                        session_expires=session_expires)
@@ -175,7 +177,8 @@ class CallHandling:
             return
         dialog = self._uas_dialog(call)
         headers: list[tuple[str, str]] = [("Contact", dialog.local_contact)]  # our local_contact(), as built
-        reliable = "100rel" in _tokens(call.invite.headers.values("Require"))
+        require = call.invite.headers.values("Require")
+        reliable = bool(require) and "100rel" in _tokens(require)
         if reliable:
             if call.prack_pending is not None:
                 return  # RFC 3262 section 3: no new reliable provisional before the PRACK of the last
@@ -218,8 +221,10 @@ class CallHandling:
 
     def _stop_prack_retransmit(self, call: SipCall) -> None:
         call.prack_pending = None
-        _cancel(call.prack_timer)
-        call.prack_timer = None
+        timer = call.prack_timer
+        if timer is not None:
+            timer.cancel()
+            call.prack_timer = None
 
     def answer(self, call: SipCall, sdp: bytes | None, now: float) -> None:
         """Send the 2xx; it is retransmitted until the ACK comes (section 13.3.1.4).
@@ -285,7 +290,8 @@ class CallHandling:
         call.state = _ANSWERED
         call.retransmit_interval = self.settings.t1
         deadline = call.ack_deadline = now + 64 * self.settings.t1
-        _cancel(call.retransmit_timer)
+        if call.retransmit_timer is not None:
+            call.retransmit_timer.cancel()
         self._arm_2xx(call, response, deadline, now + self.settings.t1 if call.transport == "udp" else deadline)
 
     def _arm_2xx(self, call: SipCall, response: SipResponse, deadline: float, when: float) -> None:
@@ -350,11 +356,13 @@ class CallHandling:
             return  # the ACK of an earlier 2xx, not of the one we are retransmitting
         call.state = _CONFIRMED
         call.final_response = None
-        _cancel(call.retransmit_timer)
-        call.retransmit_timer = None
-        body = _sdp_of(request)
-        if body is not None:
-            call.remote_sdp = body
+        if call.retransmit_timer is not None:
+            call.retransmit_timer.cancel()
+            call.retransmit_timer = None
+        if request.body:  # an ACK seldom has one (a late offer's answer)
+            body = body_part(request, _SDP)
+            if body is not None:
+                call.remote_sdp = body
         if call.bye_pending is not None:
             cause, call.bye_pending = call.bye_pending, None
             self._send_bye(call, cause, now)
@@ -458,7 +466,7 @@ class CallHandling:
                 self._send_prack(call, dialog, response, now)
             if call.state is _CALLING:
                 call.state = _EARLY
-            body = _sdp_of(response)
+            body = body_part(response, _SDP) if response.body else None
             if body is not None:
                 call.remote_sdp = body
             self.events.append(CallProgress(call, status, body))
@@ -493,7 +501,7 @@ class CallHandling:
                 self._send_bye(call, call.cancel_cause, now)
                 return
             call.state = _CONFIRMED
-            body = _sdp_of(response)
+            body = body_part(response, _SDP) if response.body else None
             call.remote_sdp = body if body is not None else call.remote_sdp
             self._session_timer_from_response(call, response, now)
             self.events.append(CallAnswered(call, body))
@@ -1118,6 +1126,7 @@ def _refresher(session_expires: str | None) -> str | None:
     return match.group(1).lower() if match else None
 
 
+@functools.lru_cache(maxsize=16)
 def _via_host(host: str) -> str:
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
 

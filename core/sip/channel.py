@@ -311,7 +311,8 @@ class SipChannelDriver(ChannelDriver):
         return channel
 
     async def call(self, channel: Channel, *, timeout: float | None = None) -> None:
-        leg = _leg(channel)
+        leg = channel.tech  # _leg() written out in the actions every call takes
+        assert isinstance(leg, _Leg)
         endpoint = self.endpoint
         offer = None
         requestor = leg.requestor
@@ -471,7 +472,8 @@ class SipChannelDriver(ChannelDriver):
                 return
 
     async def answer(self, channel: Channel) -> None:
-        leg = _leg(channel)
+        leg = channel.tech
+        assert isinstance(leg, _Leg)
         call = leg.call
         if call is None:
             return
@@ -484,7 +486,9 @@ class SipChannelDriver(ChannelDriver):
             return
         sdp = None
         for peer in leg.peers:
-            peer_call = _leg(peer).call
+            peer_leg = peer.tech
+            assert isinstance(peer_leg, _Leg)
+            peer_call = peer_leg.call
             if peer.state is _UP and peer_call is not None and peer_call.remote_sdp is not None:
                 sdp = peer_call.remote_sdp  # pass the callee's answer through
                 break
@@ -494,13 +498,17 @@ class SipChannelDriver(ChannelDriver):
         self.flush()
 
     async def hangup(self, channel: Channel, cause: HangupCause) -> None:
-        call = _leg(channel).call
+        leg = channel.tech
+        assert isinstance(leg, _Leg)
+        call = leg.call
         if call is not None and not call.ended:
             self.endpoint.hangup(call, cause, self.now())
             self.flush()
 
     async def indicate(self, channel: Channel, indication: Indication) -> bool:
-        call = _leg(channel).call
+        leg = channel.tech
+        assert isinstance(leg, _Leg)
+        call = leg.call
         if call is None:
             return False
         now = self.now()
@@ -509,7 +517,6 @@ class SipChannelDriver(ChannelDriver):
         elif indication in (_PROGRESS, _PROCEEDING):
             if indication is _PROCEEDING:
                 return True  # 100 Trying is the transaction layer's
-            leg = _leg(channel)
             if self.media is not None and call.role == "uas" and channel.state is not _UP:
                 answer = await self._local_answer(channel, leg, call)
                 if answer is None:
@@ -521,14 +528,13 @@ class SipChannelDriver(ChannelDriver):
             early = next((peer_leg.call.remote_sdp for peer_leg in (_leg(p) for p in leg.peers)
                           if peer_leg.call is not None and peer_leg.call.remote_sdp is not None), None)
             self.endpoint.ring(call, now, status=183, sdp=early)  # the callee's early media SDP passes through
-        elif indication in (Indication.HOLD, Indication.UNHOLD) and _leg(channel).media is not None:
-            media = _leg(channel).media
-            assert media is not None
+        elif indication in (Indication.HOLD, Indication.UNHOLD) and leg.media is not None:
+            media = leg.media
             if channel.state is not _UP or call.dialog is None:
                 return False
             direction = Direction.SENDONLY if indication is Indication.HOLD else Direction.SENDRECV
             if not self.endpoint.reinvite(call, media.offer(media.codec, direction=direction), now):
-                _leg(channel).queued_direction = direction  # sent when the pending re-INVITE completes
+                leg.queued_direction = direction  # sent when the pending re-INVITE completes
         elif indication in (Indication.BUSY, Indication.CONGESTION):
             if call.role == "uas" and not call.ended and channel.state is not _UP:
                 cause = HangupCause.USER_BUSY if indication is Indication.BUSY else \
