@@ -157,7 +157,7 @@ async def dial(ctx: CallContext, data: str) -> AppResult:
         if bus.active:
             bus.publish(DialBegin(channel.name, channel.uniqueid, leg.name, leg.uniqueid, destination))
         try:
-            await leg.call(timeout=timeout)
+            await leg.call(timeout)  # positional: a keyword argument is matched by name, at some cost
         except ChannelUnavailable as exc:
             log.info("Unable to call %s: %s", destination, exc)
             state.counts.handle(exc.cause)
@@ -331,7 +331,8 @@ async def _connect(ctx: CallContext, channel: Channel, state: _DialState, winner
                     await target.send_digit(digit.upper(), 250)
     limit = _limit_seconds(option_args.get("L", "")) if "L" in flags else None
     answered_at = asyncio.get_running_loop().time()
-    result = await Bridge(ctx.executor.bus, channel, callee).run(limit_s=limit)
+    bridge = Bridge(ctx.executor.bus, channel, callee)
+    result = await (bridge.run() if limit is None else bridge.run(limit_s=limit))
     channel.variables["ANSWEREDTIME"] = str(int(asyncio.get_running_loop().time() - answered_at))
     if result.left is channel:
         await callee.hangup(result.cause)

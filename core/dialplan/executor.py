@@ -187,8 +187,8 @@ class CallContext:
         index = executor.index  # the index property and DialplanIndex.exists written out: asked on every call
         if index is None:
             raise RuntimeError("no dialplan loaded")
-        return index.find(context, exten, priority=priority, caller=self._channel.caller.number,
-                          now=executor.wallclock()) is not None
+        return index.find_priority(context, exten, priority, self._channel.caller.number,
+                                   executor.wallclock()) is not None
 
     def set_position(self, context: str | None, exten: str | None, priority: int) -> None:
         """``ast_explicit_goto``: the next priority to run is ``priority`` (the loop adds one afterwards)."""
@@ -379,8 +379,8 @@ class DialplanExecutor:
                 if channel.hangup_cause is not None and not ctx.async_goto:  # is_hungup, per priority
                     error = True
                     break
-                hit = self.index.find(channel.context, channel.exten, priority=channel.priority,  # type: ignore[union-attr]
-                                      caller=channel.caller.number, now=self.wallclock())
+                hit = self.index.find_priority(channel.context, channel.exten, channel.priority,  # type: ignore[union-attr]
+                                               channel.caller.number, self.wallclock())
                 if hit is None or hit.priority is None:
                     found = False
                     break
@@ -543,8 +543,8 @@ class DialplanExecutor:
         """
         channel = ctx.channel
         while True:
-            hit = self.index.find(channel.context, channel.exten, priority=channel.priority,  # type: ignore[union-attr]
-                                  caller=ctx.caller_number, now=self.wallclock())
+            hit = self.index.find_priority(channel.context, channel.exten, channel.priority,  # type: ignore[union-attr]
+                                           ctx.caller_number, self.wallclock())
             if hit is None or hit.priority is None:
                 return CONTINUE
             prepared = self._prepare_priority(ctx, hit.priority.app, hit.priority.data)

@@ -149,11 +149,18 @@ class CallHandling:
         else:
             caller = CallerId(from_.uri.user or "", from_.display_name or "")
         remote_sdp = body_part(request, _SDP) if request.body else None
-        call = SipCall(role="uas", invite=request, transport=transport, peer=source, state=_INCOMING,
-                       server_transaction=transaction, local_tag=new_tag(), remote_sdp=remote_sdp,
-                       user=user.name if user else None, trunk=trunk.name if trunk else None,
-                       context=context, caller=caller, dnid=request.uri.user or "s",
-                       session_expires=session_expires)
+        # The five leading fields positionally and the rest assigned: CPython 3.11 matches each keyword argument
+        # against SipCall's 46 parameter names, several hundred instructions apiece.
+        call = SipCall("uas", request, transport, source, _INCOMING)  # role, invite, transport, peer, state
+        call.server_transaction = transaction
+        call.local_tag = new_tag()
+        call.remote_sdp = remote_sdp
+        call.user = user.name if user else None
+        call.trunk = trunk.name if trunk else None
+        call.context = context
+        call.caller = caller
+        call.dnid = request.uri.user or "s"
+        call.session_expires = session_expires
         self.pending_uas[id(transaction)] = call
         self.live_calls[call.handle] = call
         self.events.append(IncomingCall(call))
@@ -398,9 +405,13 @@ class CallHandling:
             headers.append(("Content-Type", "application/sdp"))
         request = build_request("INVITE", uri, headers, sdp or b"")
         transaction = self.tx.send_request(request, destination, transport, now)
-        call = SipCall(role="uac", invite=request, transport=transport, peer=destination,
-                       state=_CALLING, client_transaction=transaction, local_tag=tag, local_sdp=sdp,
-                       session_sdp=sdp, trunk=trunk, user=user, dnid=uri.user or "")
+        call = SipCall("uac", request, transport, destination, _CALLING)  # positional and assigned, as for a UAS
+        call.client_transaction = transaction
+        call.local_tag = tag
+        call.local_sdp = call.session_sdp = sdp
+        call.trunk = trunk
+        call.user = user
+        call.dnid = uri.user or ""
         self.by_client[id(transaction)] = call
         self.live_calls[call.handle] = call
         return call

@@ -302,7 +302,7 @@ class SipChannelDriver(ChannelDriver):
         else:
             raise ChannelUnavailable(HangupCause.UNALLOCATED, f"no SIP user or trunk {resource}")
         channel = self.pbx.new_channel(self, name, direction=ChannelDirection.OUTBOUND)
-        channel.tech = _Leg(None, target=target, requestor=requestor)
+        channel.tech = _Leg(None, target, requestor)  # call, target, requestor
         channel.add_hangup_callback(_detach_ended_call)
         if requestor is not None:
             requestor_leg = requestor.tech
@@ -513,7 +513,7 @@ class SipChannelDriver(ChannelDriver):
             return False
         now = self.now()
         if indication is _RINGING:
-            self.endpoint.ring(call, now, status=180)
+            self.endpoint.ring(call, now)  # 180, ring()'s default status: no keyword argument to match
         elif indication in (_PROGRESS, _PROCEEDING):
             if indication is _PROCEEDING:
                 return True  # 100 Trying is the transaction layer's
