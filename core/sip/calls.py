@@ -72,6 +72,8 @@ _ANSWERED = CallState.ANSWERED
 _CONFIRMED = CallState.CONFIRMED
 _TERMINATING = CallState.TERMINATING
 _TERMINATED = CallState.TERMINATED
+_DIALOG_CONFIRMED = DialogState.CONFIRMED
+_DIALOG_TERMINATED = DialogState.TERMINATED
 
 _SIGNAL = re.compile(r"^\s*signal\s*=\s*(\S+)", re.IGNORECASE | re.MULTILINE)
 _DURATION = re.compile(r"^\s*duration\s*=\s*(\d+)", re.IGNORECASE | re.MULTILINE)
@@ -268,7 +270,7 @@ class CallHandling:
         response = self._uas_response(call, 200, headers, sdp)
         call.local_sdp = sdp
         call.session_sdp = sdp if sdp is not None else call.session_sdp
-        dialog.state = DialogState.CONFIRMED
+        dialog.state = _DIALOG_CONFIRMED
         assert call.server_transaction is not None
         self.tx.send_response(call.server_transaction, response, now)
         self.pending_uas.pop(id(call.server_transaction), None)
@@ -492,7 +494,7 @@ class CallHandling:
                                        transport=call.transport, via_host=_via_host(self.settings.host),
                                        via_port=self.settings.port)
                 self.calls[dialog.id] = call
-            if dialog.state is DialogState.TERMINATED:
+            if dialog.state is _DIALOG_TERMINATED:
                 self._ack_2xx(call, dialog, response)  # a retransmitted 2xx of a fork we already ended
                 return
             dialog.update_from_response(response)

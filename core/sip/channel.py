@@ -67,6 +67,9 @@ _UP = ChannelState.UP
 _RINGING = Indication.RINGING
 _PROGRESS = Indication.PROGRESS
 _PROCEEDING = Indication.PROCEEDING
+_RING = ChannelState.RING
+_INBOUND = ChannelDirection.INBOUND
+_OUTBOUND = ChannelDirection.OUTBOUND
 
 if TYPE_CHECKING:
     from core.mediaengine.engine import MediaEngineImpl
@@ -208,8 +211,8 @@ class SipChannelDriver(ChannelDriver):
                 self.endpoint.reject(call, HangupCause.BEARERCAPABILITY_NOTIMPL, self.now(), status=488)
                 return
         resource = call.user or call.trunk or call.peer[0]
-        channel = self.pbx.new_channel(self, resource, direction=ChannelDirection.INBOUND, caller=call.caller,
-                                       context=call.context, exten=call.dnid or "s", state=ChannelState.RING)
+        channel = self.pbx.new_channel(self, resource, direction=_INBOUND, caller=call.caller,
+                                       context=call.context, exten=call.dnid or "s", state=_RING)
         channel.tech = _Leg(call)
         channel.variables["SIPCALLID"] = call.call_id
         channel.variables["SIPURI"] = f"sip:{call.caller.number}@{call.peer[0]}:{call.peer[1]}"
@@ -301,7 +304,7 @@ class SipChannelDriver(ChannelDriver):
             target, name = ("trunk", resource, ""), resource
         else:
             raise ChannelUnavailable(HangupCause.UNALLOCATED, f"no SIP user or trunk {resource}")
-        channel = self.pbx.new_channel(self, name, direction=ChannelDirection.OUTBOUND)
+        channel = self.pbx.new_channel(self, name, direction=_OUTBOUND)
         channel.tech = _Leg(None, target, requestor)  # call, target, requestor
         channel.add_hangup_callback(_detach_ended_call)
         if requestor is not None:

@@ -36,6 +36,12 @@ class DialogState(Enum):
     TERMINATED = "terminated"
 
 
+# Members read on every call, as module globals: reading one off the Enum class costs ~900 instructions under
+# callgrind (CPython 3.11), a global ~30.
+_EARLY = DialogState.EARLY
+_CONFIRMED = DialogState.CONFIRMED
+
+
 @dataclass(slots=True)
 class Dialog:
     """The state of one dialog, as section 12.1 lists it."""
@@ -82,7 +88,7 @@ class Dialog:
             request.cseq.number,                            # local_cseq
             None,                                           # remote_cseq
             uri.scheme == "sips",                           # secure
-            DialogState.CONFIRMED if 200 <= response.status < 300 else DialogState.EARLY,  # state
+            _CONFIRMED if 200 <= response.status < 300 else _EARLY,  # state
             via_host,
             via_port,
             transport,
@@ -108,7 +114,7 @@ class Dialog:
             0,                                              # local_cseq
             request.cseq.number,                            # remote_cseq
             request.uri.scheme == "sips",                   # secure
-            DialogState.EARLY,                              # state
+            _EARLY,                                         # state
             via_host,
             via_port,
             transport,
@@ -118,7 +124,7 @@ class Dialog:
     def update_from_response(self, response: SipResponse) -> None:
         """A 2xx confirms an early dialog; its Contact refreshes the target (section 12.2.1.2)."""
         if 200 <= response.status < 300:
-            self.state = DialogState.CONFIRMED
+            self.state = _CONFIRMED
             routes = response.record_routes
             if routes:
                 self.route_set = list(reversed(routes))
