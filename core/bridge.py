@@ -60,14 +60,15 @@ class Bridge:
         try:
             while True:
                 for source, sink in ((first, second), (second, first)):
-                    while source.has_event():
-                        event = source.poll_event()
+                    event = source.poll_event()
+                    while event is not None:
                         if isinstance(event, HungUp):
                             return BridgeResult(source, event.cause)
                         if isinstance(event, DigitReceived):
                             await sink.send_digit(event.digit, event.duration_ms)
                         elif isinstance(event, IndicationReceived) and event.indication in _RELAYED:
                             await sink.indicate(event.indication)
+                        event = source.poll_event()
                 remaining = None if deadline is None else deadline - loop.time()
                 if remaining is not None and remaining <= 0:
                     return BridgeResult(None, HangupCause.NORMAL_CLEARING, limit_reached=True)
@@ -84,6 +85,8 @@ def _connect_audio(first: Channel, second: Channel) -> Callable[[], None] | None
     """Join the legs' audio in the media engine they share; returns what undoes it (None: nothing to join,
     e.g. a Local channel or SIP legs whose SDP was passed through)."""
     a, b = first.audio, second.audio
+    if a is None or b is None:
+        return None  # legs without media of their own (direct media, Local): no getattr() on None
     engine: Any = getattr(a, "engine", None)
     if engine is None or b is None or id(getattr(b, "engine", None)) != id(engine):
         return None

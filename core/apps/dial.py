@@ -46,6 +46,10 @@ DIAL_OPTIONS: dict[str, bool] = {
     "W": False, "x": False, "X": False, "z": False,
 }
 IMPLEMENTED = frozenset("ADgLmrtTU")
+# Enum members read on every call, as module globals: reading one off its class costs ~900 instructions under
+# callgrind (CPython 3.11), a global ~30.
+_RINGING = Indication.RINGING
+_UP = ChannelState.UP
 # What makes separate_args differ from a plain split on commas (nesting, quoting, escaping).
 _ARG_SYNTAX = frozenset('()[]"\\')
 
@@ -99,9 +103,9 @@ def _publish_end(ctx: CallContext, attempt: _Attempt, status: str) -> None:
     if attempt.done:
         return
     attempt.done = True
-    channel = ctx.channel
     bus = ctx.executor.bus
     if bus.active:
+        channel = ctx.channel
         bus.publish(DialEnd(channel.name, channel.uniqueid, attempt.leg.name, attempt.leg.uniqueid, status))
 
 
@@ -157,7 +161,7 @@ async def dial(ctx: CallContext, data: str) -> AppResult:
         if bus.active:
             bus.publish(DialBegin(channel.name, channel.uniqueid, leg.name, leg.uniqueid, destination))
         try:
-            await leg.call(timeout=timeout)
+            await leg.call(timeout)  # positional: a keyword argument is matched by name, at some cost
         except ChannelUnavailable as exc:
             log.info("Unable to call %s: %s", destination, exc)
             state.counts.handle(exc.cause)
@@ -186,7 +190,7 @@ async def dial(ctx: CallContext, data: str) -> AppResult:
             await ctx.media.start_tones(channel, "moh")
         except MediaUnavailable as exc:
             log.warning("Dial: no music on hold for %s: %s", channel.name, exc)
-    winner = await _wait_for_answer(ctx, state, timeout)
+    winner = await _wait_for_answer(ctx, channel, state, timeout)
     if winner is None and state.last_cause is not None and ctx.pending_cause is None and not channel.is_hungup:
         # Asterisk leaves the last failed leg's cause on the caller: it is HANGUPCAUSE, and the cause
         # the call ends with if the dialplan just ends.
@@ -197,7 +201,7 @@ async def dial(ctx: CallContext, data: str) -> AppResult:
     channel.variables["DIALEDTIME"] = str(int(dialed_time))
     if winner is None:
         return HANGUP if channel.is_hungup else CONTINUE
-    return await _connect(ctx, state, winner, flags, option_args)
+    return await _connect(ctx, channel, state, winner, flags, option_args)
 
 
 def _dial_args(data: str) -> list[str]:
@@ -219,8 +223,8 @@ def _everyone_busy_status(counts: _Counts) -> str | None:
     return None
 
 
-async def _wait_for_answer(ctx: CallContext, state: _DialState, timeout: float | None) -> _Attempt | None:
-    channel = ctx.channel
+async def _wait_for_answer(ctx: CallContext, channel: Channel, state: _DialState,
+                           timeout: float | None) -> _Attempt | None:
     loop = asyncio.get_running_loop()
     deadline = None if timeout is None else loop.time() + timeout
     while True:
@@ -270,12 +274,12 @@ async def _wait_for_answer(ctx: CallContext, state: _DialState, timeout: float |
                 record_dialed_cause(channel, attempt.leg, event.cause)
                 _publish_end(ctx, attempt, _leg_status(event.cause))
             elif isinstance(event, IndicationReceived):
-                await _on_progress(ctx, state, attempt, event.indication)
+                await _on_progress(ctx, channel, state, attempt, event.indication)
 
 
-async def _on_progress(ctx: CallContext, state: _DialState, attempt: _Attempt, indication: Indication) -> None:
-    channel = ctx.channel
-    if indication is Indication.RINGING:
+async def _on_progress(ctx: CallContext, channel: Channel, state: _DialState, attempt: _Attempt,
+                       indication: Indication) -> None:
+    if indication is _RINGING:
         if log.isEnabledFor(logging.INFO):
             log.info("%s is ringing", attempt.leg.name)
         if not state.sent_ringing:
@@ -300,9 +304,8 @@ async def _clear(ctx: CallContext, attempts: list[_Attempt], cause: HangupCause,
         _publish_end(ctx, attempt, status)
 
 
-async def _connect(ctx: CallContext, state: _DialState, winner: _Attempt, flags: set[str],
+async def _connect(ctx: CallContext, channel: Channel, state: _DialState, winner: _Attempt, flags: set[str],
                    option_args: dict[str, str]) -> AppResult:
-    channel = ctx.channel
     callee = winner.leg
     if len(state.attempts) > 1:  # the usual Dial has one destination: nobody else to clear
         others = [a for a in state.attempts if a is not winner and not a.done]
@@ -311,7 +314,7 @@ async def _connect(ctx: CallContext, state: _DialState, winner: _Attempt, flags:
     channel.variables["DIALSTATUS"] = "ANSWER"
     channel.variables["DIALEDPEERNAME"] = callee.name
     channel.variables["DIALEDPEERNUMBER"] = winner.destination.split("/", 1)[1]
-    if channel.state is not ChannelState.UP:
+    if channel.state is not _UP:
         await channel.answer()
     if "U" in flags and option_args.get("U"):
         outcome = await _run_callee_subroutine(ctx, callee, option_args["U"])
@@ -332,7 +335,8 @@ async def _connect(ctx: CallContext, state: _DialState, winner: _Attempt, flags:
                     await target.send_digit(digit.upper(), 250)
     limit = _limit_seconds(option_args.get("L", "")) if "L" in flags else None
     answered_at = asyncio.get_running_loop().time()
-    result = await Bridge(ctx.executor.bus, channel, callee).run(limit_s=limit)
+    bridge = Bridge(ctx.executor.bus, channel, callee)
+    result = await (bridge.run() if limit is None else bridge.run(limit_s=limit))
     channel.variables["ANSWEREDTIME"] = str(int(asyncio.get_running_loop().time() - answered_at))
     if result.left is channel:
         await callee.hangup(result.cause)

@@ -187,8 +187,8 @@ class CallContext:
         index = executor.index  # the index property and DialplanIndex.exists written out: asked on every call
         if index is None:
             raise RuntimeError("no dialplan loaded")
-        return index.find(context, exten, priority=priority, caller=self._channel.caller.number,
-                          now=executor.wallclock()) is not None
+        return index.find_priority(context, exten, priority, self._channel.caller.number,
+                                   executor.wallclock()) is not None
 
     def set_position(self, context: str | None, exten: str | None, priority: int) -> None:
         """``ast_explicit_goto``: the next priority to run is ``priority`` (the loop adds one afterwards)."""
@@ -341,7 +341,8 @@ class DialplanExecutor:
                 ctx.set_hangup_cause(HangupCause.NORMAL_CIRCUIT_CONGESTION)
             else:
                 await self._run_loop(ctx)
-                await self._run_h_extension(ctx)
+                if ctx.exists(channel.context, "h", 1):  # most contexts have none: no coroutine made then
+                    await self._run_h_extension(ctx)
         finally:
             self.contexts.pop(channel.name, None)
             if ctx._timer is not None:
@@ -375,16 +376,17 @@ class DialplanExecutor:
             error = False
             # Run priorities of the current extension while applications return 0.
             while True:
-                if channel.is_hungup and not ctx.async_goto:
+                if channel.hangup_cause is not None and not ctx.async_goto:  # is_hungup, per priority
                     error = True
                     break
-                hit = self.index.find(channel.context, channel.exten, priority=channel.priority,  # type: ignore[union-attr]
-                                      caller=channel.caller.number, now=self.wallclock())
+                hit = self.index.find_priority(channel.context, channel.exten, channel.priority,  # type: ignore[union-attr]
+                                               channel.caller.number, self.wallclock())
                 if hit is None or hit.priority is None:
                     found = False
                     break
                 found = True
-                result = await self.execute_priority(ctx, hit.priority.app, hit.priority.data)
+                prepared = self._prepare_priority(ctx, hit.priority.app, hit.priority.data)
+                result = HANGUP if prepared is None else await self.call_application(ctx, *prepared)
                 if result != CONTINUE:
                     break
                 if ctx.async_goto is not None:
@@ -395,7 +397,7 @@ class DialplanExecutor:
                         continue
                     error = True
                     break
-                if channel.is_hungup:
+                if channel.hangup_cause is not None:
                     error = True
                     break
                 channel.priority += 1
@@ -541,11 +543,12 @@ class DialplanExecutor:
         """
         channel = ctx.channel
         while True:
-            hit = self.index.find(channel.context, channel.exten, priority=channel.priority,  # type: ignore[union-attr]
-                                  caller=ctx.caller_number, now=self.wallclock())
+            hit = self.index.find_priority(channel.context, channel.exten, channel.priority,  # type: ignore[union-attr]
+                                           ctx.caller_number, self.wallclock())
             if hit is None or hit.priority is None:
                 return CONTINUE
-            result = await self.execute_priority(ctx, hit.priority.app, hit.priority.data)
+            prepared = self._prepare_priority(ctx, hit.priority.app, hit.priority.data)
+            result = HANGUP if prepared is None else await self.call_application(ctx, *prepared)
             if until_return and not ctx.frames:
                 return CONTINUE
             if result != CONTINUE:
@@ -583,13 +586,23 @@ class DialplanExecutor:
 
     async def execute_priority(self, ctx: CallContext, app_name: str, raw_data: str) -> AppResult:
         """Substitute the data, publish ``NewExtension`` and run the application (``pbx_extension_helper``)."""
+        prepared = self._prepare_priority(ctx, app_name, raw_data)
+        if prepared is None:
+            return HANGUP
+        return await self.call_application(ctx, *prepared)
+
+    def _prepare_priority(self, ctx: CallContext, app_name: str, raw_data: str) -> tuple[Application, str] | None:
+        """What :meth:`execute_priority` does before running the application: None when there is no such
+        application (already logged).  The executor's loops call this and then :meth:`call_application`
+        themselves, one coroutine less around every application (each step of a call's task passes through
+        every coroutine it is awaiting in)."""
         channel = ctx._channel
         app = self.applications.get(app_name)
         if app is None:
             log.warning("No application '%s' for extension (%s, %s, %d)",
                         app_name, channel.context, channel.exten, channel.priority)
-            return HANGUP
-        data = ctx.substitute(raw_data)
+            return None
+        data = substitute(raw_data, ctx) if "$" in raw_data else raw_data  # ctx.substitute() written out
         channel.application, channel.app_data = app.name, data
         bus = self.bus
         if bus.active:
@@ -598,7 +611,7 @@ class DialplanExecutor:
         if log.isEnabledFor(logging.DEBUG):
             log.debug('Executing [%s@%s:%d] %s("%s", "%s")', channel.exten, channel.context, channel.priority,
                       app.name, channel.name, data)
-        return await self.call_application(ctx, app, data)
+        return app, data
 
     async def call_application(self, ctx: CallContext, app: Application, data: str) -> AppResult:
         """Run ``app``; a redirect or an absolute timeout interrupts it (:meth:`CallContext.interrupt`)."""

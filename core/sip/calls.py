@@ -72,12 +72,15 @@ _ANSWERED = CallState.ANSWERED
 _CONFIRMED = CallState.CONFIRMED
 _TERMINATING = CallState.TERMINATING
 _TERMINATED = CallState.TERMINATED
+_DIALOG_CONFIRMED = DialogState.CONFIRMED
+_DIALOG_TERMINATED = DialogState.TERMINATED
 
 _SIGNAL = re.compile(r"^\s*signal\s*=\s*(\S+)", re.IGNORECASE | re.MULTILINE)
 _DURATION = re.compile(r"^\s*duration\s*=\s*(\d+)", re.IGNORECASE | re.MULTILINE)
 _REFRESHER = re.compile(r";\s*refresher\s*=\s*(uac|uas)\b", re.IGNORECASE)
 _DTMF_NAMES = {"10": "*", "11": "#", "12": "A", "13": "B", "14": "C", "15": "D"}
 _CREDENTIALS = ("Authorization", "Proxy-Authorization")
+_SDP = "application/sdp"
 _BYE_CAUSES = {200: HangupCause.NORMAL_CLEARING}  # a BYE without a Q.850 Reason is a normal clearing
 SUPPORTED_IN_REQUESTS = "timer, replaces"
 """The Supported value of our INVITEs and re-INVITEs (RFC 4028 §7.1: 'timer' in every session refresh)."""
@@ -147,11 +150,19 @@ class CallHandling:
             caller = user.callerid
         else:
             caller = CallerId(from_.uri.user or "", from_.display_name or "")
-        call = SipCall(role="uas", invite=request, transport=transport, peer=source, state=_INCOMING,
-                       server_transaction=transaction, local_tag=new_tag(), remote_sdp=_sdp_of(request),
-                       user=user.name if user else None, trunk=trunk.name if trunk else None,
-                       context=context, caller=caller, dnid=request.uri.user or "s",
-                       session_expires=session_expires)
+        remote_sdp = body_part(request, _SDP) if request.body else None
+        # The five leading fields positionally and the rest assigned: CPython 3.11 matches each keyword argument
+        # against SipCall's 46 parameter names, several hundred instructions apiece.
+        call = SipCall("uas", request, transport, source, _INCOMING)  # role, invite, transport, peer, state
+        call.server_transaction = transaction
+        call.local_tag = new_tag()
+        call.remote_sdp = remote_sdp
+        call.user = user.name if user else None
+        call.trunk = trunk.name if trunk else None
+        call.context = context
+        call.caller = caller
+        call.dnid = request.uri.user or "s"
+        call.session_expires = session_expires
         self.pending_uas[id(transaction)] = call
         self.live_calls[call.handle] = call
         self.events.append(IncomingCall(call))
@@ -175,7 +186,8 @@ class CallHandling:
             return
         dialog = self._uas_dialog(call)
         headers: list[tuple[str, str]] = [("Contact", dialog.local_contact)]  # our local_contact(), as built
-        reliable = "100rel" in _tokens(call.invite.headers.values("Require"))
+        require = call.invite.headers.values("Require")
+        reliable = bool(require) and "100rel" in _tokens(require)
         if reliable:
             if call.prack_pending is not None:
                 return  # RFC 3262 section 3: no new reliable provisional before the PRACK of the last
@@ -218,8 +230,10 @@ class CallHandling:
 
     def _stop_prack_retransmit(self, call: SipCall) -> None:
         call.prack_pending = None
-        _cancel(call.prack_timer)
-        call.prack_timer = None
+        timer = call.prack_timer
+        if timer is not None:
+            timer.cancel()
+            call.prack_timer = None
 
     def answer(self, call: SipCall, sdp: bytes | None, now: float) -> None:
         """Send the 2xx; it is retransmitted until the ACK comes (section 13.3.1.4).
@@ -256,7 +270,7 @@ class CallHandling:
         response = self._uas_response(call, 200, headers, sdp)
         call.local_sdp = sdp
         call.session_sdp = sdp if sdp is not None else call.session_sdp
-        dialog.state = DialogState.CONFIRMED
+        dialog.state = _DIALOG_CONFIRMED
         assert call.server_transaction is not None
         self.tx.send_response(call.server_transaction, response, now)
         self.pending_uas.pop(id(call.server_transaction), None)
@@ -285,7 +299,8 @@ class CallHandling:
         call.state = _ANSWERED
         call.retransmit_interval = self.settings.t1
         deadline = call.ack_deadline = now + 64 * self.settings.t1
-        _cancel(call.retransmit_timer)
+        if call.retransmit_timer is not None:
+            call.retransmit_timer.cancel()
         self._arm_2xx(call, response, deadline, now + self.settings.t1 if call.transport == "udp" else deadline)
 
     def _arm_2xx(self, call: SipCall, response: SipResponse, deadline: float, when: float) -> None:
@@ -350,11 +365,13 @@ class CallHandling:
             return  # the ACK of an earlier 2xx, not of the one we are retransmitting
         call.state = _CONFIRMED
         call.final_response = None
-        _cancel(call.retransmit_timer)
-        call.retransmit_timer = None
-        body = _sdp_of(request)
-        if body is not None:
-            call.remote_sdp = body
+        if call.retransmit_timer is not None:
+            call.retransmit_timer.cancel()
+            call.retransmit_timer = None
+        if request.body:  # an ACK seldom has one (a late offer's answer)
+            body = body_part(request, _SDP)
+            if body is not None:
+                call.remote_sdp = body
         if call.bye_pending is not None:
             cause, call.bye_pending = call.bye_pending, None
             self._send_bye(call, cause, now)
@@ -390,9 +407,13 @@ class CallHandling:
             headers.append(("Content-Type", "application/sdp"))
         request = build_request("INVITE", uri, headers, sdp or b"")
         transaction = self.tx.send_request(request, destination, transport, now)
-        call = SipCall(role="uac", invite=request, transport=transport, peer=destination,
-                       state=_CALLING, client_transaction=transaction, local_tag=tag, local_sdp=sdp,
-                       session_sdp=sdp, trunk=trunk, user=user, dnid=uri.user or "")
+        call = SipCall("uac", request, transport, destination, _CALLING)  # positional and assigned, as for a UAS
+        call.client_transaction = transaction
+        call.local_tag = tag
+        call.local_sdp = call.session_sdp = sdp
+        call.trunk = trunk
+        call.user = user
+        call.dnid = uri.user or ""
         self.by_client[id(transaction)] = call
         self.live_calls[call.handle] = call
         return call
@@ -458,7 +479,7 @@ class CallHandling:
                 self._send_prack(call, dialog, response, now)
             if call.state is _CALLING:
                 call.state = _EARLY
-            body = _sdp_of(response)
+            body = body_part(response, _SDP) if response.body else None
             if body is not None:
                 call.remote_sdp = body
             self.events.append(CallProgress(call, status, body))
@@ -473,7 +494,7 @@ class CallHandling:
                                        transport=call.transport, via_host=_via_host(self.settings.host),
                                        via_port=self.settings.port)
                 self.calls[dialog.id] = call
-            if dialog.state is DialogState.TERMINATED:
+            if dialog.state is _DIALOG_TERMINATED:
                 self._ack_2xx(call, dialog, response)  # a retransmitted 2xx of a fork we already ended
                 return
             dialog.update_from_response(response)
@@ -493,7 +514,7 @@ class CallHandling:
                 self._send_bye(call, call.cancel_cause, now)
                 return
             call.state = _CONFIRMED
-            body = _sdp_of(response)
+            body = body_part(response, _SDP) if response.body else None
             call.remote_sdp = body if body is not None else call.remote_sdp
             self._session_timer_from_response(call, response, now)
             self.events.append(CallAnswered(call, body))
@@ -518,8 +539,7 @@ class CallHandling:
         invite_cseq = response.cseq.number
         initial = invite_cseq == call.invite.cseq.number
         credentials = _credentials(call.invite) if initial else ()
-        ack = dialog.create_request("ACK", cseq=invite_cseq, extra_headers=credentials)
-        data = ack.encode()
+        data = dialog.encode_ack(invite_cseq, credentials)
         destination = self._destination(call, dialog)
         self.tx.send_stateless_data(data, destination, call.transport)
         if initial:
@@ -543,7 +563,7 @@ class CallHandling:
                                via_host=_via_host(self.settings.host), via_port=self.settings.port)
         dialog.update_from_response(response)
         credentials = _credentials(invite)
-        data = dialog.create_request("ACK", cseq=response.cseq.number, extra_headers=credentials).encode()
+        data = dialog.encode_ack(response.cseq.number, credentials)
         destination = dialog.next_hop_address(ended.peer)
         self.tx.send_stateless_data(data, destination, ended.transport)
         ended.acks[tag] = (data, destination)
@@ -1119,6 +1139,7 @@ def _refresher(session_expires: str | None) -> str | None:
     return match.group(1).lower() if match else None
 
 
+@functools.lru_cache(maxsize=16)
 def _via_host(host: str) -> str:
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
 

@@ -67,6 +67,9 @@ _UP = ChannelState.UP
 _RINGING = Indication.RINGING
 _PROGRESS = Indication.PROGRESS
 _PROCEEDING = Indication.PROCEEDING
+_RING = ChannelState.RING
+_INBOUND = ChannelDirection.INBOUND
+_OUTBOUND = ChannelDirection.OUTBOUND
 
 if TYPE_CHECKING:
     from core.mediaengine.engine import MediaEngineImpl
@@ -208,8 +211,8 @@ class SipChannelDriver(ChannelDriver):
                 self.endpoint.reject(call, HangupCause.BEARERCAPABILITY_NOTIMPL, self.now(), status=488)
                 return
         resource = call.user or call.trunk or call.peer[0]
-        channel = self.pbx.new_channel(self, resource, direction=ChannelDirection.INBOUND, caller=call.caller,
-                                       context=call.context, exten=call.dnid or "s", state=ChannelState.RING)
+        channel = self.pbx.new_channel(self, resource, direction=_INBOUND, caller=call.caller,
+                                       context=call.context, exten=call.dnid or "s", state=_RING)
         channel.tech = _Leg(call)
         channel.variables["SIPCALLID"] = call.call_id
         channel.variables["SIPURI"] = f"sip:{call.caller.number}@{call.peer[0]}:{call.peer[1]}"
@@ -301,8 +304,8 @@ class SipChannelDriver(ChannelDriver):
             target, name = ("trunk", resource, ""), resource
         else:
             raise ChannelUnavailable(HangupCause.UNALLOCATED, f"no SIP user or trunk {resource}")
-        channel = self.pbx.new_channel(self, name, direction=ChannelDirection.OUTBOUND)
-        channel.tech = _Leg(None, target=target, requestor=requestor)
+        channel = self.pbx.new_channel(self, name, direction=_OUTBOUND)
+        channel.tech = _Leg(None, target, requestor)  # call, target, requestor
         channel.add_hangup_callback(_detach_ended_call)
         if requestor is not None:
             requestor_leg = requestor.tech
@@ -311,7 +314,8 @@ class SipChannelDriver(ChannelDriver):
         return channel
 
     async def call(self, channel: Channel, *, timeout: float | None = None) -> None:
-        leg = _leg(channel)
+        leg = channel.tech  # _leg() written out in the actions every call takes
+        assert isinstance(leg, _Leg)
         endpoint = self.endpoint
         offer = None
         requestor = leg.requestor
@@ -471,7 +475,8 @@ class SipChannelDriver(ChannelDriver):
                 return
 
     async def answer(self, channel: Channel) -> None:
-        leg = _leg(channel)
+        leg = channel.tech
+        assert isinstance(leg, _Leg)
         call = leg.call
         if call is None:
             return
@@ -484,7 +489,9 @@ class SipChannelDriver(ChannelDriver):
             return
         sdp = None
         for peer in leg.peers:
-            peer_call = _leg(peer).call
+            peer_leg = peer.tech
+            assert isinstance(peer_leg, _Leg)
+            peer_call = peer_leg.call
             if peer.state is _UP and peer_call is not None and peer_call.remote_sdp is not None:
                 sdp = peer_call.remote_sdp  # pass the callee's answer through
                 break
@@ -494,22 +501,25 @@ class SipChannelDriver(ChannelDriver):
         self.flush()
 
     async def hangup(self, channel: Channel, cause: HangupCause) -> None:
-        call = _leg(channel).call
+        leg = channel.tech
+        assert isinstance(leg, _Leg)
+        call = leg.call
         if call is not None and not call.ended:
             self.endpoint.hangup(call, cause, self.now())
             self.flush()
 
     async def indicate(self, channel: Channel, indication: Indication) -> bool:
-        call = _leg(channel).call
+        leg = channel.tech
+        assert isinstance(leg, _Leg)
+        call = leg.call
         if call is None:
             return False
         now = self.now()
         if indication is _RINGING:
-            self.endpoint.ring(call, now, status=180)
+            self.endpoint.ring(call, now)  # 180, ring()'s default status: no keyword argument to match
         elif indication in (_PROGRESS, _PROCEEDING):
             if indication is _PROCEEDING:
                 return True  # 100 Trying is the transaction layer's
-            leg = _leg(channel)
             if self.media is not None and call.role == "uas" and channel.state is not _UP:
                 answer = await self._local_answer(channel, leg, call)
                 if answer is None:
@@ -521,14 +531,13 @@ class SipChannelDriver(ChannelDriver):
             early = next((peer_leg.call.remote_sdp for peer_leg in (_leg(p) for p in leg.peers)
                           if peer_leg.call is not None and peer_leg.call.remote_sdp is not None), None)
             self.endpoint.ring(call, now, status=183, sdp=early)  # the callee's early media SDP passes through
-        elif indication in (Indication.HOLD, Indication.UNHOLD) and _leg(channel).media is not None:
-            media = _leg(channel).media
-            assert media is not None
+        elif indication in (Indication.HOLD, Indication.UNHOLD) and leg.media is not None:
+            media = leg.media
             if channel.state is not _UP or call.dialog is None:
                 return False
             direction = Direction.SENDONLY if indication is Indication.HOLD else Direction.SENDRECV
             if not self.endpoint.reinvite(call, media.offer(media.codec, direction=direction), now):
-                _leg(channel).queued_direction = direction  # sent when the pending re-INVITE completes
+                leg.queued_direction = direction  # sent when the pending re-INVITE completes
         elif indication in (Indication.BUSY, Indication.CONGESTION):
             if call.role == "uas" and not call.ended and channel.state is not _UP:
                 cause = HangupCause.USER_BUSY if indication is Indication.BUSY else \

@@ -36,6 +36,12 @@ class DialogState(Enum):
     TERMINATED = "terminated"
 
 
+# Members read on every call, as module globals: reading one off the Enum class costs ~900 instructions under
+# callgrind (CPython 3.11), a global ~30.
+_EARLY = DialogState.EARLY
+_CONFIRMED = DialogState.CONFIRMED
+
+
 @dataclass(slots=True)
 class Dialog:
     """The state of one dialog, as section 12.1 lists it."""
@@ -69,22 +75,24 @@ class Dialog:
         uri = request.uri
         local = request.from_  # each parsed view read once: every read is a property call
         remote = response.to
+        # Positional, in the order of the fields: CPython 3.11 matches each keyword argument by name, several
+        # hundred instructions apiece (two dialogs per call).
         return cls(
-            call_id=request.call_id,
-            local_tag=local.params.get("tag") or "",
-            remote_tag=remote.params.get("tag") or "",
-            local_uri=local,
-            remote_uri=remote,
-            remote_target=contacts[0].uri if contacts else uri,
-            route_set=response.record_routes[::-1],
-            local_cseq=request.cseq.number,
-            remote_cseq=None,
-            secure=uri.scheme == "sips",
-            state=DialogState.CONFIRMED if 200 <= response.status < 300 else DialogState.EARLY,
-            via_host=via_host,
-            via_port=via_port,
-            transport=transport,
-            local_contact=local_contact,
+            request.call_id,                                # call_id
+            local.params.get("tag") or "",                  # local_tag
+            remote.params.get("tag") or "",                 # remote_tag
+            local,                                          # local_uri
+            remote,                                         # remote_uri
+            contacts[0].uri if contacts else uri,           # remote_target
+            response.record_routes[::-1],                   # route_set
+            request.cseq.number,                            # local_cseq
+            None,                                           # remote_cseq
+            uri.scheme == "sips",                           # secure
+            _CONFIRMED if 200 <= response.status < 300 else _EARLY,  # state
+            via_host,
+            via_port,
+            transport,
+            local_contact,
         )
 
     @classmethod
@@ -95,28 +103,28 @@ class Dialog:
         remote = request.from_  # each parsed view read once: every read is a property call
         to = request.to
         local = NameAddr(to.display_name, to.uri, {**to.params, "tag": local_tag})
-        return cls(
-            call_id=request.call_id,
-            local_tag=local_tag,
-            remote_tag=remote.params.get("tag") or "",
-            local_uri=local,
-            remote_uri=remote,
-            remote_target=contacts[0].uri if contacts else remote.uri,
-            route_set=list(request.record_routes),
-            local_cseq=0,
-            remote_cseq=request.cseq.number,
-            secure=request.uri.scheme == "sips",
-            state=DialogState.EARLY,
-            via_host=via_host,
-            via_port=via_port,
-            transport=transport,
-            local_contact=local_contact,
+        return cls(  # positional, as in as_uac
+            request.call_id,                                # call_id
+            local_tag,
+            remote.params.get("tag") or "",                 # remote_tag
+            local,                                          # local_uri
+            remote,                                         # remote_uri
+            contacts[0].uri if contacts else remote.uri,    # remote_target
+            list(request.record_routes),                    # route_set
+            0,                                              # local_cseq
+            request.cseq.number,                            # remote_cseq
+            request.uri.scheme == "sips",                   # secure
+            _EARLY,                                         # state
+            via_host,
+            via_port,
+            transport,
+            local_contact,
         )
 
     def update_from_response(self, response: SipResponse) -> None:
         """A 2xx confirms an early dialog; its Contact refreshes the target (section 12.2.1.2)."""
         if 200 <= response.status < 300:
-            self.state = DialogState.CONFIRMED
+            self.state = _CONFIRMED
             routes = response.record_routes
             if routes:
                 self.route_set = list(reversed(routes))
@@ -197,6 +205,23 @@ class Dialog:
         if content_type is not None:
             headers.append(("Content-Type", content_type))
         return build_request(method, uri, headers, body)
+
+    def encode_ack(self, cseq: int, extra_headers: tuple[tuple[str, str], ...] = ()) -> bytes:
+        """The ACK of a 2xx (section 13.2.2.4) on the wire: the bytes of ``create_request("ACK", cseq=cseq,
+        extra_headers=extra_headers).encode()``.
+
+        The usual dialog (no route set, no credentials to repeat) has its ACK written out directly: it is
+        sent outside any transaction and never read back, so it needs no message, no header index and
+        no parsed Via.  Anything else takes :meth:`create_request`.
+        """
+        if self.route_set or extra_headers:
+            return self.create_request("ACK", cseq=cseq, extra_headers=extra_headers).encode()
+        port = f":{self.via_port}" if self.via_port else ""
+        return (f"ACK {self.remote_target} SIP/2.0\r\n"
+                f"Via: SIP/2.0/{self.transport.upper()} {self.via_host}{port};branch={new_branch()};rport\r\n"
+                f"Max-Forwards: 70\r\nFrom: {self.local_uri}\r\nTo: {self.remote_uri}\r\n"
+                f"Call-ID: {self.call_id}\r\nCSeq: {cseq} ACK\r\nContent-Length: 0\r\n\r\n"
+                ).encode("utf-8", "surrogateescape")
 
 
 def _is_local(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
