@@ -67,6 +67,16 @@ class DialplanIndex:
         With ``priority`` (or ``label``) the extension must have it; with neither, any matching extension
         will do (``mode`` then decides between MATCH, CANMATCH and MATCHMORE).
         """
+        return self._find(context, exten, priority, label, caller, mode, now)
+
+    def find_priority(self, context: str, exten: str, priority: int, caller: str, now: float) -> Found | None:
+        """:meth:`find` with a ``priority`` and no label, its arguments positional: what running the dialplan
+        asks at every priority of every call (CPython 3.11 matches each keyword argument by name, several
+        hundred instructions apiece).  The same answers, from the same memo."""
+        return self._find(context, exten, priority, None, caller, _MATCH, now)
+
+    def _find(self, context: str, exten: str, priority: int | None, label: str | None, caller: str,
+              mode: MatchMode, now: float) -> Found | None:
         if self._timings:
             # A timed include makes the answer depend on ``now``: search every time.
             return self._search(context, exten, priority, label, caller, mode, now, [])
@@ -77,24 +87,6 @@ class DialplanIndex:
         except KeyError:
             pass
         found = self._search(context, exten, priority, label, caller, mode, now, [])
-        if len(memo) >= _MEMO_MAX:
-            memo.clear()
-        memo[key] = found
-        return found
-
-    def find_priority(self, context: str, exten: str, priority: int, caller: str, now: float) -> Found | None:
-        """:meth:`find` with a ``priority`` and no label, its arguments positional: what running the dialplan
-        asks at every priority of every call (CPython 3.11 matches each keyword argument by name, several
-        hundred instructions apiece).  The same answers, from the same memo."""
-        if self._timings:
-            return self._search(context, exten, priority, None, caller, _MATCH, now, [])
-        key = (context, exten, priority, None, caller, _MATCH)
-        memo = self._memo
-        try:
-            return memo[key]
-        except KeyError:
-            pass
-        found = self._search(context, exten, priority, None, caller, _MATCH, now, [])
         if len(memo) >= _MEMO_MAX:
             memo.clear()
         memo[key] = found
