@@ -139,7 +139,8 @@ def test_unknown_board_profile_lists_the_available_ones(config_copy: Path) -> No
     config_copy.write_text(text)
     line = next(i for i, text_line in enumerate(text.splitlines(), 1) if text_line.startswith("profile ="))
     assert issues_of(config_copy) == [
-        f"{config_copy}:{line}: board.profile: no board profile 'sim-9fxs' (available: oak8x-pi4, sim-2fxs-2fxo, sip-only)"
+        f"{config_copy}:{line}: board.profile: no board profile 'sim-9fxs' "
+        "(available: oak8x-pi4, sim-2fxs-2fxo, sip-only)"
     ]
 
 
